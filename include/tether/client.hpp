@@ -1,0 +1,170 @@
+// tether: the resilient WebSocket client.
+#ifndef TETHER_CLIENT_HPP
+#define TETHER_CLIENT_HPP
+
+#include <tether/config.hpp>
+#include <tether/error.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace tether {
+
+/// Where the client is in its life.
+enum class client_state {
+    idle,          ///< constructed; neither `async_run` nor `async_connect` called yet
+    connecting,    ///< an attempt is under way (resolve, TCP, TLS, token, upgrade)
+    connected,     ///< the upgrade succeeded and the link is up
+    reconnecting,  ///< the link is down; waiting out the policy's delay
+    closing,       ///< `async_close` was called; flushing and closing politely
+    closed,        ///< finished for good; no callback will run again
+};
+
+std::string_view to_string(client_state s) noexcept;
+
+/// Counters since construction. Read from any thread.
+struct client_stats {
+    std::uint64_t connections = 0;         ///< upgrades that succeeded
+    std::uint64_t attempts = 0;            ///< connection attempts started
+    std::uint64_t messages_received = 0;   ///< objects with a string "type", delivered
+    std::uint64_t messages_ignored = 0;    ///< valid JSON of another shape, dropped
+    std::uint64_t messages_malformed = 0;  ///< text that was not JSON, dropped
+    std::uint64_t messages_sent = 0;       ///< text frames fully written
+    std::uint64_t heartbeat_timeouts = 0;  ///< links declared dead by the heartbeat
+};
+
+/// A WebSocket client that stays connected. It connects, runs a reader, a writer and a heartbeat
+/// together, and when the link ends asks its reconnect policy whether and when to connect again.
+///
+/// Every asynchronous operation takes any Asio completion token (`use_awaitable`, `deferred`,
+/// `use_future`, a callback). Handlers run on their associated executor, by default the client's.
+/// All member functions are safe to call from any thread; the work happens on an internal strand.
+///
+/// Destroying the client stops it as `async_close` would, without callbacks: operations still
+/// pending complete with `error::client_closed`.
+class client {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    /// Validates `config` (throws `std::invalid_argument` naming the field) and prepares the
+    /// client. Nothing happens on the network until `async_run` or `async_connect`.
+    client(executor_type ex, client_config config, client_callbacks callbacks = {});
+    ~client();
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    executor_type get_executor() const noexcept;
+
+    /// Starts the supervisor (if not yet started) and completes when the client has finished:
+    /// with no error after `async_close`, else with the error of the disconnect on which the
+    /// policy stopped (e.g. `error::unauthorized`). Signature `void(error_code)`.
+    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_run(CompletionToken&& token = {})
+    {
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            [this](auto handler) { start_run(std::move(handler)); }, token);
+    }
+
+    /// Starts the supervisor (if not yet started) and completes when the client is connected
+    /// (at once if it already is), or with the final error if the policy stops first. Retries per
+    /// the policy meanwhile, the first connect included. Cancellable (terminal). `void(error_code)`.
+    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_connect(CompletionToken&& token = {})
+    {
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            [this](auto handler) { start_connect(std::move(handler)); }, token);
+    }
+
+    /// Queues one text frame. Completes when it has been written to a connection, or with
+    /// `error::send_queue_full`, `error::connection_lost` (the link died while it was being
+    /// written) or `error::client_closed`. While disconnected it waits in the queue, in order, and
+    /// goes out after the reconnect. Signature `void(error_code)`.
+    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_send(std::string text, CompletionToken&& token = {})
+    {
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            [this](auto handler, std::string text) { start_send(std::move(text), std::move(handler)); }, token,
+            std::move(text));
+    }
+
+    /// Serialises `message` and queues it as `async_send(std::string)` does.
+    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_send(const boost::json::value& message, CompletionToken&& token = {})
+    {
+        return async_send(serialize(message), std::forward<CompletionToken>(token));
+    }
+
+    /// Completes with the next delivered message (a JSON object with a string "type"), in order.
+    /// Buffered messages are still delivered after the client finished; then `error::client_closed`.
+    /// Fails with `operation_not_supported` when an `on_message` callback is set. Cancellable
+    /// (terminal). Signature `void(error_code, boost::json::value)`.
+    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_receive(CompletionToken&& token = {})
+    {
+        return boost::asio::async_initiate<CompletionToken, void(error_code, boost::json::value)>(
+            [this](auto handler) { start_receive(std::move(handler)); }, token);
+    }
+
+    /// Sends `message` and completes with the first inbound message for which `match` returns
+    /// true, which is then consumed (not delivered elsewhere). Fails with `error::request_timeout`
+    /// after `timeout`, with `error::connection_lost` when the link drops after the message went
+    /// out, or with the send's error. Signature `void(error_code, boost::json::value)`.
+    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_request(boost::json::value message, std::function<bool(const boost::json::value&)> match,
+                       std::chrono::milliseconds timeout, CompletionToken&& token = {})
+    {
+        return boost::asio::async_initiate<CompletionToken, void(error_code, boost::json::value)>(
+            [this](auto handler, std::string text, std::function<bool(const boost::json::value&)> match,
+                   std::chrono::milliseconds timeout) {
+                start_request(std::move(text), std::move(match), timeout, std::move(handler));
+            },
+            token, serialize(message), std::move(match), timeout);
+    }
+
+    /// Flushes queued sends (while connected), closes with 1000, stops reconnecting and completes
+    /// when everything has stopped. After it completes no callback runs. Sends still queued when
+    /// the link cannot flush them complete with `error::client_closed`. Signature `void(error_code)`.
+    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_close(CompletionToken&& token = {})
+    {
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            [this](auto handler) { start_close(std::move(handler)); }, token);
+    }
+
+    /// Drops the current link (or attempt, or wait) and connects afresh after
+    /// `config.manual_reconnect_delay`, with every retry budget reset. Ignored unless running.
+    void reconnect();
+
+    /// True while the link is up.
+    bool is_connected() const noexcept;
+
+    client_state state() const noexcept;
+
+    client_stats stats() const noexcept;
+
+private:
+    class impl;
+
+    static std::string serialize(const boost::json::value& v);
+    void start_run(boost::asio::any_completion_handler<void(error_code)> h);
+    void start_connect(boost::asio::any_completion_handler<void(error_code)> h);
+    void start_send(std::string text, boost::asio::any_completion_handler<void(error_code)> h);
+    void start_receive(boost::asio::any_completion_handler<void(error_code, boost::json::value)> h);
+    void start_request(std::string text, std::function<bool(const boost::json::value&)> match,
+                       std::chrono::milliseconds timeout,
+                       boost::asio::any_completion_handler<void(error_code, boost::json::value)> h);
+    void start_close(boost::asio::any_completion_handler<void(error_code)> h);
+
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace tether
+
+#endif

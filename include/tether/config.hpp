@@ -1,0 +1,110 @@
+// tether: the client's configuration, a plain aggregate with documented defaults.
+#ifndef TETHER_CONFIG_HPP
+#define TETHER_CONFIG_HPP
+
+#include <tether/disconnect.hpp>
+#include <tether/reconnect_policy.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tether {
+
+using namespace std::chrono_literals;
+
+/// One HTTP header sent with the upgrade request.
+struct header {
+    std::string name;
+    std::string value;
+};
+
+/// Everything a client needs. Every member has a default except `url`; `validate()` (called by
+/// the client's constructor) throws `std::invalid_argument` naming the first invalid field.
+/// A duration of zero means "off" where the member says so.
+struct client_config {
+    /// `ws://host[:port]/path?query` or `wss://...`.
+    std::string url;
+
+    /// Extra headers sent with every upgrade request. Names and values may not contain CR or LF.
+    std::vector<header> headers;
+
+    /// Called on every connection attempt; a non-empty result is sent as
+    /// `Authorization: Bearer <token>`. Throwing fails that attempt (kind `token`) and the policy
+    /// decides. Runs on the client's executor, so it must not block for long.
+    std::function<std::string()> token_provider;
+
+    /// The asynchronous form: awaited on every attempt, in place of `token_provider` when set.
+    std::function<boost::asio::awaitable<std::string>()> async_token_provider;
+
+    /// Deadline for resolve + TCP connect + TLS handshake of one attempt.
+    std::chrono::milliseconds connect_timeout = 10s;
+    /// Deadline for the WebSocket upgrade (and for the closing handshake).
+    std::chrono::milliseconds handshake_timeout = 10s;
+    /// A ping is sent this often while connected; zero turns the heartbeat off.
+    std::chrono::milliseconds ping_interval = 30s;
+    /// After a ping, some frame (pong, message, ping) must arrive within this time or the link is
+    /// declared dead and the supervisor reconnects. Must be positive when the heartbeat is on.
+    std::chrono::milliseconds pong_timeout = 10s;
+
+    /// Largest inbound message in bytes; larger ones close the link with 1009.
+    std::size_t max_message_size = 16 * 1024 * 1024;
+    /// Messages held for `async_receive` when no `on_message` callback is set. When full, reading
+    /// pauses (and with it the heartbeat) until the application consumes.
+    std::size_t receive_buffer_capacity = 1024;
+    /// Sends waiting for the writer, connected or not. A send beyond this fails with
+    /// `error::send_queue_full`.
+    std::size_t send_queue_capacity = 1024;
+
+    /// Decides whether and when to reconnect. The default is the original transport's numbers.
+    reconnect_policy policy = seed_policy{};
+    /// The wait before connecting again after `client::reconnect()`.
+    std::chrono::milliseconds manual_reconnect_delay = 500ms;
+    /// Upper bound on `async_close`: flushing queued sends and the closing handshake. After it the
+    /// socket is closed hard.
+    std::chrono::milliseconds close_timeout = 5s;
+
+    /// Verify the server certificate of `wss://` peers (chain and host name). Leave on.
+    bool verify_peer = true;
+    /// A PEM file of trusted CA certificates, used in addition to the system store.
+    std::string ca_file;
+
+    /// The User-Agent header.
+    std::string user_agent = "tether/0.1";
+
+    /// Throws `std::invalid_argument` naming the first invalid field.
+    void validate() const;
+};
+
+/// Reported to `on_reconnecting` before each wait.
+struct reconnect_event {
+    unsigned attempt = 0;                 ///< the attempt about to be made (2 = first retry)
+    std::chrono::milliseconds delay{0};   ///< how long the client waits before it
+    disconnect reason;                    ///< why the previous connection ended
+};
+
+/// Callbacks for applications that prefer them to `async_receive`. All run on the client's
+/// strand, one at a time; none runs after `async_close` has completed or the client is destroyed.
+struct client_callbacks {
+    /// A JSON object with a string "type". When set, messages go here and not to `async_receive`.
+    std::function<void(const boost::json::value&)> on_message;
+    /// The upgrade succeeded; `attempt` counts attempts since the last healthy link (1 = first try).
+    std::function<void(unsigned attempt)> on_connected;
+    /// The link is down and the policy chose to retry.
+    std::function<void(const reconnect_event&)> on_reconnecting;
+    /// The client has finished for good: the policy stopped, or the application closed it.
+    std::function<void(const disconnect&)> on_close;
+    /// Something went wrong that did not end the connection (e.g. a malformed message), or an
+    /// attempt failed; `what` is a human description without secrets.
+    std::function<void(error_code, const std::string& what)> on_error;
+};
+
+}  // namespace tether
+
+#endif

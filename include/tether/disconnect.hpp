@@ -1,0 +1,86 @@
+// tether: why a connection ended, as a typed value the reconnect policy can decide on.
+#ifndef TETHER_DISCONNECT_HPP
+#define TETHER_DISCONNECT_HPP
+
+#include <tether/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tether {
+
+/// The stage or event that ended a connection attempt or a live connection.
+enum class disconnect_kind {
+    resolve,            ///< the host name could not be resolved.
+    connect,            ///< TCP connect failed (refused, unreachable, timed out).
+    tls,                ///< the TLS handshake failed.
+    http_status,        ///< the server answered the upgrade with a non-101 status.
+    close_frame,        ///< the server sent a WebSocket close frame.
+    transport,          ///< an established link broke without a close frame (EOF, reset).
+    heartbeat_timeout,  ///< no frame arrived within the pong timeout after a ping.
+    message_too_big,    ///< an inbound message exceeded the configured limit.
+    protocol,           ///< the peer violated the WebSocket protocol.
+    token,              ///< the token provider failed.
+    timeout,            ///< a connect or handshake deadline passed.
+    user,               ///< the application closed the client or asked to reconnect.
+};
+
+/// How a reconnect policy should treat a disconnect; see `classify`.
+enum class failure_class {
+    transient,  ///< network trouble, restarts, timeouts: retry with the ordinary budget.
+    not_found,  ///< close 4001 / HTTP 404: the session is briefly unknown, e.g. during compaction.
+    throttled,  ///< HTTP 429 / 503: retry, honouring Retry-After.
+    permanent,  ///< close 4003, HTTP 401/403, unverifiable peer: never retry.
+    user,       ///< the application ended the connection: never retry.
+};
+
+inline constexpr std::size_t failure_class_count = 5;
+
+/// Why a connection ended. Built by the client from what the stack reported; plain data so that
+/// policies and tests can construct it freely.
+struct disconnect {
+    disconnect_kind kind = disconnect_kind::transport;
+    /// The error that best describes it: a `tether::error` for close frames, HTTP statuses and
+    /// timeouts; the underlying Asio/Beast/SSL error for network failures.
+    error_code error;
+    /// The HTTP status of a rejected upgrade (kind `http_status`), else 0.
+    unsigned http_status = 0;
+    /// The server's Retry-After on a rejected upgrade, when it sent one in delta-seconds.
+    std::optional<std::chrono::milliseconds> retry_after;
+    /// The close code of a close frame (kind `close_frame`), else 0.
+    std::uint16_t close_code = 0;
+    /// The close frame's reason, or a short human description of the failure.
+    std::string reason;
+};
+
+/// A disconnect caused by a close frame from the server.
+disconnect close_frame_disconnect(std::uint16_t code, std::string reason);
+
+/// A disconnect caused by an upgrade answered with `status`; `retry_after` is the raw header value.
+disconnect http_status_disconnect(unsigned status, std::string_view retry_after = {});
+
+/// A disconnect caused by a failure of the stack (`kind` says which stage).
+disconnect error_disconnect(disconnect_kind kind, error_code ec);
+
+/// The class a policy decides on: 4003/401/403 permanent, 4001/404 not_found, 429/503 throttled,
+/// `user` for user, permanent errors (per `is_permanent`) permanent, everything else transient.
+failure_class classify(const disconnect& d) noexcept;
+
+/// Parses a Retry-After value in delta-seconds ("120"). HTTP dates and garbage yield nothing.
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) noexcept;
+
+/// A one-line description for logs and events, e.g. "close 4001 (session not found)".
+std::string describe(const disconnect& d);
+
+/// The name of a kind, e.g. "close_frame".
+std::string_view to_string(disconnect_kind kind) noexcept;
+
+/// The name of a class, e.g. "not_found".
+std::string_view to_string(failure_class c) noexcept;
+
+}  // namespace tether
+
+#endif

@@ -1,0 +1,58 @@
+// tether: the message adapter. Text frames in, JSON values out; builders for control messages.
+#ifndef TETHER_MESSAGE_HPP
+#define TETHER_MESSAGE_HPP
+
+#include <tether/error.hpp>
+
+#include <boost/json/value.hpp>
+#include <boost/json/object.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace tether {
+
+/// What became of one inbound text frame.
+enum class inbound_status {
+    delivered,  ///< a JSON object with a string "type": handed to the application.
+    ignored,    ///< valid JSON, but not an object with a string "type": counted, dropped.
+    malformed,  ///< not JSON at all: counted, logged, dropped; the link stays up.
+};
+
+/// The result of adapting one text frame.
+struct inbound {
+    inbound_status status = inbound_status::malformed;
+    boost::json::value value;  ///< the parsed value when `delivered`
+    error_code error;          ///< the parse error when `malformed`
+};
+
+/// Parses text frames into JSON. Reuses its parser and memory between calls, so steady-state
+/// parsing does not allocate for the parser itself. Not thread safe; one per connection.
+class message_adapter {
+public:
+    message_adapter();
+    ~message_adapter();
+    message_adapter(message_adapter&&) noexcept;
+    message_adapter& operator=(message_adapter&&) noexcept;
+
+    /// Adapts one complete text frame.
+    inbound adapt(std::string_view text);
+
+private:
+    struct state;
+    std::unique_ptr<state> state_;
+};
+
+/// A fresh random (version 4) UUID in canonical form, for request ids.
+std::string make_request_id();
+
+/// `{"type":"control_request","request_id":<id>,"request":<request>}`.
+boost::json::object make_control_request(std::string_view request_id, boost::json::value request);
+
+/// True when `message` is `{"type":"control_response","response":{"request_id":<id>,...}}`.
+bool is_control_response_for(const boost::json::value& message, std::string_view request_id) noexcept;
+
+}  // namespace tether
+
+#endif

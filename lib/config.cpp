@@ -1,0 +1,51 @@
+#include <tether/config.hpp>
+#include <tether/url.hpp>
+
+#include <stdexcept>
+#include <string>
+
+namespace tether {
+namespace {
+
+void require(bool ok, const std::string& field, const char* rule)
+{
+    if (!ok) throw std::invalid_argument(field + ": " + rule);
+}
+
+bool has_crlf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+bool is_token_char(unsigned char c)
+{
+    // RFC 9110 tchar: header names are tokens.
+    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+}  // namespace
+
+void client_config::validate() const
+{
+    require(!url.empty(), "url", "must not be empty");
+    parse_ws_url(url, "url");
+
+    for (std::size_t i = 0; i < headers.size(); ++i) {
+        const std::string field = "headers[" + std::to_string(i) + "]";
+        require(!headers[i].name.empty(), field + ".name", "must not be empty");
+        for (unsigned char c : headers[i].name) require(is_token_char(c), field + ".name", "must be an HTTP token");
+        require(!has_crlf(headers[i].value), field + ".value", "must not contain CR or LF");
+    }
+    require(!has_crlf(user_agent), "user_agent", "must not contain CR or LF");
+
+    using std::chrono::milliseconds;
+    require(connect_timeout > milliseconds::zero(), "connect_timeout", "must be positive");
+    require(handshake_timeout > milliseconds::zero(), "handshake_timeout", "must be positive");
+    require(ping_interval >= milliseconds::zero(), "ping_interval", "must not be negative (zero turns it off)");
+    require(ping_interval == milliseconds::zero() || pong_timeout > milliseconds::zero(), "pong_timeout",
+            "must be positive when ping_interval is set");
+    require(max_message_size > 0, "max_message_size", "must be positive");
+    require(receive_buffer_capacity > 0, "receive_buffer_capacity", "must be positive");
+    require(send_queue_capacity > 0, "send_queue_capacity", "must be positive");
+    require(manual_reconnect_delay >= milliseconds::zero(), "manual_reconnect_delay", "must not be negative");
+    require(close_timeout > milliseconds::zero(), "close_timeout", "must be positive");
+}
+
+}  // namespace tether

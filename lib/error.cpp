@@ -1,0 +1,99 @@
+#include <tether/error.hpp>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <string>
+
+namespace tether {
+namespace {
+
+class tether_category final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "tether"; }
+
+    std::string message(int ev) const override
+    {
+        switch (static_cast<error>(ev)) {
+        case error::unauthorized: return "unauthorized (close 4003 or HTTP 401/403)";
+        case error::session_not_found: return "session not found (close 4001 or HTTP 404)";
+        case error::upgrade_rejected: return "the server rejected the WebSocket upgrade";
+        case error::closed_by_peer: return "the server closed the connection";
+        case error::heartbeat_timeout: return "no frame arrived within the pong timeout";
+        case error::message_too_big: return "an inbound message exceeded max_message_size";
+        case error::connect_timeout: return "connect timed out";
+        case error::handshake_timeout: return "WebSocket handshake timed out";
+        case error::token_failed: return "the token provider failed";
+        case error::client_closed: return "the client is closed";
+        case error::send_queue_full: return "the send queue is full";
+        case error::connection_lost: return "the connection was lost while the message was in flight";
+        case error::reconnect_gave_up: return "the reconnect policy gave up";
+        case error::request_timeout: return "no matching response within the timeout";
+        case error::not_started: return "the client has not been started";
+        }
+        return "unknown tether error";
+    }
+
+    boost::system::error_condition default_error_condition(int ev) const noexcept override
+    {
+        return make_error_condition(is_permanent(error_code(ev, *this)) ? condition::permanent : condition::transient);
+    }
+};
+
+class condition_category_impl final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "tether.condition"; }
+
+    std::string message(int ev) const override
+    {
+        switch (static_cast<condition>(ev)) {
+        case condition::transient: return "transient: retrying later may succeed";
+        case condition::permanent: return "permanent: retrying will not help";
+        }
+        return "unknown condition";
+    }
+
+    bool equivalent(const error_code& ec, int cv) const noexcept override
+    {
+        if (!ec) return false;
+        return is_permanent(ec) == (static_cast<condition>(cv) == condition::permanent);
+    }
+};
+
+}  // namespace
+
+const boost::system::error_category& error_category() noexcept
+{
+    static const tether_category c;
+    return c;
+}
+
+const boost::system::error_category& condition_category() noexcept
+{
+    static const condition_category_impl c;
+    return c;
+}
+
+bool is_permanent(const error_code& ec) noexcept
+{
+    if (!ec) return false;
+    if (ec.category() == error_category()) {
+        switch (static_cast<error>(ec.value())) {
+        case error::unauthorized:
+        case error::client_closed:
+        case error::reconnect_gave_up:
+        case error::not_started: return true;
+        default: return false;
+        }
+    }
+    // A peer whose certificate cannot be verified will not become trustworthy by retrying.
+    if (ec.category() == boost::asio::error::get_ssl_category()) {
+        return ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+    }
+    return ec == boost::asio::error::host_not_found || ec == boost::asio::error::invalid_argument;
+}
+
+}  // namespace tether

@@ -1,0 +1,57 @@
+#include <tether/message.hpp>
+
+#include <boost/json/parser.hpp>
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
+
+namespace tether {
+
+struct message_adapter::state {
+    boost::json::parser parser;
+};
+
+message_adapter::message_adapter() : state_(std::make_unique<state>()) {}
+message_adapter::~message_adapter() = default;
+message_adapter::message_adapter(message_adapter&&) noexcept = default;
+message_adapter& message_adapter::operator=(message_adapter&&) noexcept = default;
+
+inbound message_adapter::adapt(std::string_view text)
+{
+    auto& p = state_->parser;
+    p.reset();
+    boost::system::error_code ec;
+    p.write(text.data(), text.size(), ec);
+    if (ec) return {.status = inbound_status::malformed, .value = {}, .error = ec};
+
+    boost::json::value v = p.release();
+    const auto* obj = v.if_object();
+    const auto* type = obj ? obj->if_contains("type") : nullptr;
+    if (!type || !type->is_string()) return {.status = inbound_status::ignored, .value = {}, .error = {}};
+    return {.status = inbound_status::delivered, .value = std::move(v), .error = {}};
+}
+
+std::string make_request_id()
+{
+    // One generator per thread: seeded from the OS once, then cheap.
+    thread_local boost::uuids::random_generator gen;
+    return boost::uuids::to_string(gen());
+}
+
+boost::json::object make_control_request(std::string_view request_id, boost::json::value request)
+{
+    return {{"type", "control_request"}, {"request_id", request_id}, {"request", std::move(request)}};
+}
+
+bool is_control_response_for(const boost::json::value& message, std::string_view request_id) noexcept
+{
+    const auto* obj = message.if_object();
+    if (!obj) return false;
+    const auto* type = obj->if_contains("type");
+    if (!type || !type->is_string() || type->get_string() != "control_response") return false;
+    const auto* response = obj->if_contains("response");
+    if (!response || !response->is_object()) return false;
+    const auto* id = response->get_object().if_contains("request_id");
+    return id && id->is_string() && id->get_string() == request_id;
+}
+
+}  // namespace tether

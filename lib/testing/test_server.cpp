@@ -1,0 +1,466 @@
+// tether testing kit: the scripted in-process WebSocket server.
+#include <tether/testing/test_server.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/address_v4.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <exception>
+#include <iostream>
+#include <list>
+#include <utility>
+
+namespace tether::testing {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+using tcp = net::ip::tcp;
+
+namespace {
+
+// Every network operation completes with an error code rather than throwing.
+constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
+
+constexpr auto request_read_timeout = std::chrono::seconds(10);
+constexpr auto reject_write_timeout = std::chrono::seconds(5);
+// Bounds the opening and the closing handshake of the server side.
+constexpr auto ws_handshake_timeout = std::chrono::seconds(5);
+
+}  // namespace
+
+namespace detail {
+
+// What the server and its connections share. Connections and coroutines hold it by shared_ptr,
+// so it outlives the test_server object for as long as anything still runs on the io_context.
+struct server_core : std::enable_shared_from_this<server_core> {
+    server_core(net::any_io_executor ex, std::uint16_t port) : ex_(std::move(ex)), port_(port), acceptor_(ex_) {}
+
+    net::any_io_executor ex_;
+    std::uint16_t port_;
+    tcp::acceptor acceptor_;
+    test_server::handler handler_;
+    bool running_ = false;
+    bool destroyed_ = false;
+    // Bumped on every start, so that a stale accept loop recognises itself and ends.
+    std::uint64_t generation_ = 0;
+
+    std::vector<upgrade_request> requests_;
+    std::vector<std::string> messages_;
+    std::list<std::weak_ptr<server_connection::state>> connections_;
+    // One timer per pending async_wait_until; cancelling it wakes the waiter to re-check.
+    std::list<std::shared_ptr<net::steady_timer>> waiters_;
+
+    void listen();
+    void stop() noexcept;
+    void notify() noexcept
+    {
+        for (auto& w : waiters_)
+            w->cancel();
+    }
+};
+
+}  // namespace detail
+
+struct server_connection::state {
+    state(std::shared_ptr<detail::server_core> s, tcp::socket socket)
+        : server(std::move(s)), ws(std::move(socket)), silence(ws.get_executor())
+    {
+    }
+
+    std::shared_ptr<detail::server_core> server;
+    websocket::stream<beast::tcp_stream> ws;
+    http::request<http::string_body> http_request;  // ws.async_accept needs the parsed request
+    upgrade_request request;
+    net::steady_timer silence;  // async_stay_silent waits on it; drop() cancels it
+    bool dropped = false;
+
+    void drop() noexcept
+    {
+        dropped = true;
+        beast::get_lowest_layer(ws).close();  // closes the socket and cancels the stream's timer
+        silence.cancel();
+    }
+};
+
+// --- upgrade_request ---------------------------------------------------------------------------
+
+std::string upgrade_request::header_value(std::string_view name) const
+{
+    for (const auto& h : headers)
+        if (beast::iequals(h.name, name))
+            return h.value;
+    return {};
+}
+
+// --- server_connection -------------------------------------------------------------------------
+
+server_connection::server_connection(std::shared_ptr<state> s) : state_(std::move(s)) {}
+
+const upgrade_request& server_connection::request() const noexcept
+{
+    return state_->request;
+}
+
+net::awaitable<error_code> server_connection::async_accept()
+{
+    auto s = state_;
+    if (s->dropped)
+        co_return net::error::operation_aborted;
+    // The server never pings by itself: tests rely on the client's heartbeat alone.
+    websocket::stream_base::timeout opt{};
+    opt.handshake_timeout = ws_handshake_timeout;
+    opt.idle_timeout = websocket::stream_base::none();
+    opt.keep_alive_pings = false;
+    s->ws.set_option(opt);
+    auto [ec] = co_await s->ws.async_accept(s->http_request, use_nothrow);
+    co_return ec;
+}
+
+net::awaitable<error_code> server_connection::async_reject(unsigned status, std::vector<header> headers)
+{
+    auto s = state_;
+    if (s->dropped)
+        co_return net::error::operation_aborted;
+    if (status < 100 || status > 999)
+        co_return net::error::invalid_argument;
+
+    http::response<http::string_body> res;
+    res.version(s->http_request.version());
+    res.result(status);
+    for (const auto& h : headers)
+        res.insert(h.name, h.value);
+    res.set(http::field::connection, "close");
+    res.set(http::field::content_type, "text/plain");
+    res.body() = "rejected by tether test_server\n";
+    res.prepare_payload();
+
+    auto& stream = s->ws.next_layer();
+    stream.expires_after(reject_write_timeout);
+    auto [ec, n] = co_await http::async_write(stream, res, use_nothrow);
+    (void)n;
+    // The request was read in full, so closing now sends a FIN after the response, not a reset.
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.close();
+    co_return ec;
+}
+
+net::awaitable<error_code> server_connection::async_send(std::string text)
+{
+    auto s = state_;
+    if (s->dropped)
+        co_return net::error::operation_aborted;
+    s->ws.text(true);
+    auto [ec, n] = co_await s->ws.async_write(net::buffer(text), use_nothrow);
+    (void)n;
+    co_return ec;
+}
+
+net::awaitable<std::optional<std::string>> server_connection::async_receive()
+{
+    auto s = state_;
+    for (;;) {
+        if (s->dropped)
+            co_return std::nullopt;
+        beast::flat_buffer buffer;
+        // A pending read is what makes Beast answer pings and close frames.
+        auto [ec, n] = co_await s->ws.async_read(buffer, use_nothrow);
+        (void)n;
+        if (ec)
+            co_return std::nullopt;
+        if (!s->ws.got_text())
+            continue;  // only text messages are part of the script
+        auto text = beast::buffers_to_string(buffer.data());
+        s->server->messages_.push_back(text);
+        s->server->notify();
+        co_return text;
+    }
+}
+
+net::awaitable<error_code> server_connection::async_close(std::uint16_t code, std::string reason)
+{
+    auto s = state_;
+    if (s->dropped)
+        co_return net::error::operation_aborted;
+    // Beast's close sends the frame, reads until the peer's close frame (bounded by the
+    // handshake timeout), then tears the TCP connection down.
+    websocket::close_reason cr;
+    cr.code = code;  // any code, application ones (4000-4999) included
+    cr.reason = std::move(reason);
+    auto [ec] = co_await s->ws.async_close(cr, use_nothrow);
+    co_return ec;
+}
+
+net::awaitable<void> server_connection::async_echo()
+{
+    for (;;) {
+        auto text = co_await async_receive();
+        if (!text)
+            co_return;
+        const auto ec = co_await async_send(std::move(*text));
+        if (ec)
+            co_return;
+    }
+}
+
+net::awaitable<void> server_connection::async_stay_silent(std::chrono::milliseconds d)
+{
+    auto s = state_;
+    if (s->dropped)
+        co_return;
+    s->silence.expires_after(d);
+    // Ends early with operation_aborted when the server stops or the connection is dropped.
+    auto [ec] = co_await s->silence.async_wait(use_nothrow);
+    (void)ec;
+}
+
+void server_connection::drop() noexcept
+{
+    state_->drop();
+}
+
+// --- the server's coroutines ---------------------------------------------------------------------
+
+namespace {
+
+using core_ptr = std::shared_ptr<detail::server_core>;
+using state_ptr = std::shared_ptr<server_connection::state>;
+
+upgrade_request to_upgrade_request(const http::request<http::string_body>& req)
+{
+    upgrade_request r;
+    r.target = std::string(req.target());
+    for (const auto& field : req)
+        r.headers.push_back(header{std::string(field.name_string()), std::string(field.value())});
+    r.received_at = std::chrono::steady_clock::now();
+    return r;
+}
+
+net::awaitable<void> default_handler(server_connection& c)
+{
+    // (The result goes through a local: g++ 12 miscompiles co_await inside a condition.)
+    const auto ec = co_await c.async_accept();
+    if (!ec)
+        co_await c.async_echo();
+}
+
+net::awaitable<void> run_connection(core_ptr core, state_ptr st,
+                                    std::list<std::weak_ptr<server_connection::state>>::iterator entry,
+                                    test_server::handler h)
+{
+    // However this coroutine ends, the connection stops counting as live and waiters re-check.
+    struct unregister {
+        core_ptr core;
+        std::list<std::weak_ptr<server_connection::state>>::iterator entry;
+        ~unregister()
+        {
+            core->connections_.erase(entry);
+            core->notify();
+        }
+    } guard{core, entry};
+
+    try {
+        beast::flat_buffer buffer;
+        auto& stream = st->ws.next_layer();
+        stream.expires_after(request_read_timeout);
+        auto [ec, n] = co_await http::async_read(stream, buffer, st->http_request, use_nothrow);
+        (void)n;
+        // The websocket stream applies its own timeouts; the TCP stream's timer must be off.
+        stream.expires_never();
+        if (ec || st->dropped || core->destroyed_) {
+            st->drop();
+            co_return;
+        }
+
+        st->request = to_upgrade_request(st->http_request);
+        core->requests_.push_back(st->request);
+        core->notify();
+
+        server_connection conn{st};
+        if (h)
+            co_await h(conn);
+        else
+            co_await default_handler(conn);
+    } catch (const std::exception& e) {
+        std::cerr << "tether test_server: the connection handler threw: " << e.what() << '\n';
+        st->drop();
+    } catch (...) {
+        std::cerr << "tether test_server: the connection handler threw\n";
+        st->drop();
+    }
+}
+
+net::awaitable<void> accept_loop(core_ptr core, std::uint64_t generation)
+{
+    for (;;) {
+        auto [ec, socket] = co_await core->acceptor_.async_accept(use_nothrow);
+        // After stop() (or a stop() + start()) this loop is stale: the new one owns the acceptor.
+        if (!core->running_ || core->generation_ != generation || core->destroyed_)
+            co_return;
+        if (ec)
+            continue;  // e.g. the peer reset before we accepted; keep listening
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+
+        // Registered now, not when the coroutine starts, so that a stop() in between drops it.
+        auto st = std::make_shared<server_connection::state>(core, std::move(socket));
+        core->connections_.push_back(st);
+        auto entry = std::prev(core->connections_.end());
+        // The handler is the one current at accept time.
+        net::co_spawn(core->ex_, run_connection(core, st, entry, core->handler_), net::detached);
+    }
+}
+
+net::awaitable<error_code> wait_until(core_ptr core, std::function<bool()> predicate,
+                                      std::chrono::milliseconds limit)
+{
+    if (!predicate)
+        co_return net::error::invalid_argument;
+    const auto now = std::chrono::steady_clock::now();
+    const auto deadline = limit >= std::chrono::steady_clock::time_point::max() - now
+                              ? std::chrono::steady_clock::time_point::max()
+                              : now + limit;
+
+    auto timer = std::make_shared<net::steady_timer>(core->ex_);
+    core->waiters_.push_back(timer);
+    struct unregister {
+        core_ptr core;
+        std::list<std::shared_ptr<net::steady_timer>>::iterator entry;
+        ~unregister() { core->waiters_.erase(entry); }
+    } guard{core, std::prev(core->waiters_.end())};
+
+    for (;;) {
+        if (predicate())
+            co_return error_code{};
+        if (std::chrono::steady_clock::now() >= deadline)
+            co_return net::error::timed_out;
+        timer->expires_at(deadline);
+        // Completes at the deadline, or early (operation_aborted) when notify() reports a change.
+        auto [ec] = co_await timer->async_wait(use_nothrow);
+        (void)ec;
+    }
+}
+
+}  // namespace
+
+// --- server_core -------------------------------------------------------------------------------
+
+void detail::server_core::listen()
+{
+    const tcp::endpoint endpoint(net::ip::make_address_v4("127.0.0.1"), port_);
+    try {
+        acceptor_.open(endpoint.protocol());
+        // Lets start() rebind the port while connections of the previous run sit in TIME_WAIT.
+        acceptor_.set_option(tcp::acceptor::reuse_address(true));
+        acceptor_.bind(endpoint);
+        acceptor_.listen();
+    } catch (...) {
+        beast::error_code ignored;
+        acceptor_.close(ignored);  // so that a later start() can try again
+        throw;
+    }
+    port_ = acceptor_.local_endpoint().port();
+    running_ = true;
+    ++generation_;
+    net::co_spawn(ex_, accept_loop(shared_from_this(), generation_), net::detached);
+}
+
+void detail::server_core::stop() noexcept
+{
+    running_ = false;
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    // drop() only posts completions, so no entry is erased while this loop runs.
+    for (const auto& weak : connections_)
+        if (auto st = weak.lock())
+            st->drop();
+}
+
+// --- test_server -------------------------------------------------------------------------------
+
+struct test_server::impl : detail::server_core {
+    using server_core::server_core;
+};
+
+test_server::test_server(net::any_io_executor ex, handler h, std::uint16_t port)
+    : impl_(std::make_shared<impl>(std::move(ex), port))
+{
+    impl_->handler_ = std::move(h);
+    impl_->listen();
+}
+
+test_server::~test_server()
+{
+    impl_->destroyed_ = true;
+    impl_->handler_ = nullptr;  // releases whatever the test's handler captured
+    impl_->stop();
+    impl_->notify();
+}
+
+std::uint16_t test_server::port() const noexcept
+{
+    return impl_->port_;
+}
+
+std::string test_server::url(std::string_view target) const
+{
+    std::string u = "ws://127.0.0.1:" + std::to_string(impl_->port_);
+    if (target.empty() || target.front() != '/')
+        u += '/';
+    u += target;
+    return u;
+}
+
+void test_server::set_handler(handler h)
+{
+    impl_->handler_ = std::move(h);
+}
+
+void test_server::stop()
+{
+    impl_->stop();
+}
+
+void test_server::start()
+{
+    if (impl_->running_)
+        return;
+    impl_->listen();
+}
+
+const std::vector<upgrade_request>& test_server::requests() const noexcept
+{
+    return impl_->requests_;
+}
+
+const std::vector<std::string>& test_server::messages() const noexcept
+{
+    return impl_->messages_;
+}
+
+std::size_t test_server::live_connections() const noexcept
+{
+    return impl_->connections_.size();
+}
+
+net::awaitable<error_code> test_server::async_wait_until(std::function<bool()> predicate,
+                                                         std::chrono::milliseconds limit)
+{
+    return wait_until(impl_, std::move(predicate), limit);
+}
+
+}  // namespace tether::testing

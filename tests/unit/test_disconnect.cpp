@@ -1,0 +1,104 @@
+#include <tether/disconnect.hpp>
+
+#include <boost/asio/error.hpp>
+#include <boost/test/unit_test.hpp>
+
+using namespace std::chrono_literals;
+using tether::failure_class;
+
+BOOST_AUTO_TEST_SUITE(disconnect)
+
+BOOST_AUTO_TEST_CASE(close_codes_map_to_errors_and_classes)
+{
+    struct row {
+        std::uint16_t code;
+        tether::error error;
+        failure_class cls;
+    };
+    const row rows[] = {
+        {1000, tether::error::closed_by_peer, failure_class::transient},
+        {1001, tether::error::closed_by_peer, failure_class::transient},
+        {1006, tether::error::closed_by_peer, failure_class::transient},
+        {1009, tether::error::message_too_big, failure_class::transient},
+        {1011, tether::error::closed_by_peer, failure_class::transient},
+        {4001, tether::error::session_not_found, failure_class::not_found},
+        {4003, tether::error::unauthorized, failure_class::permanent},
+    };
+    for (const auto& r : rows) {
+        BOOST_TEST_CONTEXT("close " << r.code)
+        {
+            const auto d = tether::close_frame_disconnect(r.code, "why");
+            BOOST_TEST((d.kind == tether::disconnect_kind::close_frame));
+            BOOST_TEST(d.close_code == r.code);
+            BOOST_TEST((d.error == r.error));
+            BOOST_TEST((tether::classify(d) == r.cls));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(http_statuses_map_to_errors_and_classes)
+{
+    struct row {
+        unsigned status;
+        tether::error error;
+        failure_class cls;
+    };
+    const row rows[] = {
+        {400, tether::error::upgrade_rejected, failure_class::transient},
+        {401, tether::error::unauthorized, failure_class::permanent},
+        {403, tether::error::unauthorized, failure_class::permanent},
+        {404, tether::error::session_not_found, failure_class::not_found},
+        {429, tether::error::upgrade_rejected, failure_class::throttled},
+        {500, tether::error::upgrade_rejected, failure_class::transient},
+        {503, tether::error::upgrade_rejected, failure_class::throttled},
+    };
+    for (const auto& r : rows) {
+        BOOST_TEST_CONTEXT("HTTP " << r.status)
+        {
+            const auto d = tether::http_status_disconnect(r.status);
+            BOOST_TEST(d.http_status == r.status);
+            BOOST_TEST((d.error == r.error));
+            BOOST_TEST((tether::classify(d) == r.cls));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(stack_errors_are_transient_unless_permanent)
+{
+    using k = tether::disconnect_kind;
+    BOOST_TEST((tether::classify(tether::error_disconnect(k::connect, boost::asio::error::connection_refused)) ==
+                failure_class::transient));
+    BOOST_TEST((tether::classify(tether::error_disconnect(k::transport, boost::asio::error::connection_reset)) ==
+                failure_class::transient));
+    BOOST_TEST((tether::classify(tether::error_disconnect(k::resolve, boost::asio::error::host_not_found)) ==
+                failure_class::permanent));
+    BOOST_TEST((tether::classify({.kind = k::user}) == failure_class::user));
+    BOOST_TEST((tether::classify({.kind = k::heartbeat_timeout, .error = tether::error::heartbeat_timeout}) ==
+                failure_class::transient));
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_parsing)
+{
+    BOOST_TEST((tether::parse_retry_after("120") == std::optional<std::chrono::milliseconds>(120s)));
+    BOOST_TEST((tether::parse_retry_after(" 5 ") == std::optional<std::chrono::milliseconds>(5s)));
+    BOOST_TEST((tether::parse_retry_after("0") == std::optional<std::chrono::milliseconds>(0s)));
+    BOOST_TEST(!tether::parse_retry_after(""));
+    BOOST_TEST(!tether::parse_retry_after("-1"));
+    BOOST_TEST(!tether::parse_retry_after("1.5"));
+    BOOST_TEST(!tether::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"));
+    BOOST_TEST(!tether::parse_retry_after("99999999999999"));
+    BOOST_TEST((tether::http_status_disconnect(429, "3").retry_after == std::optional<std::chrono::milliseconds>(3s)));
+}
+
+BOOST_AUTO_TEST_CASE(descriptions_are_readable)
+{
+    BOOST_TEST(tether::describe(tether::close_frame_disconnect(4001, "session not found")) ==
+               "close 4001 (session not found)");
+    BOOST_TEST(tether::describe(tether::http_status_disconnect(429, "3")) == "HTTP 429 on upgrade, Retry-After 3 s");
+    BOOST_TEST(tether::describe({.kind = tether::disconnect_kind::user}) == "closed by the application");
+    BOOST_TEST(tether::describe(tether::error_disconnect(tether::disconnect_kind::connect,
+                                                         boost::asio::error::connection_refused))
+                   .starts_with("connect: "));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
