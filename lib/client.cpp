@@ -365,18 +365,41 @@ private:
         co_return ended(order[0] == 0 ? std::move(d1) : order[0] == 1 ? std::move(d2) : std::move(d3));
     }
 
-    // Asks the token provider for this attempt's token; a failure ends the attempt.
+    // Asks the token provider for this attempt's token; a failure ends the attempt. The
+    // asynchronous provider runs under `connect_timeout` and is abandoned on close or reconnect.
     asio::awaitable<std::optional<disconnect>> fetch_token(std::string& token)
     {
         auto failed = [this](std::string what) {
             emit(cb_.on_error, error_code(error::token_failed), "token provider: " + what);
             return disconnect{.kind = disconnect_kind::token, .error = error::token_failed, .reason = std::move(what)};
         };
-        try {
-            if (cfg_.async_token_provider) token = co_await cfg_.async_token_provider();
-            else if (cfg_.token_provider) token = cfg_.token_provider();
-        } catch (const std::exception& e) {
-            co_return failed(e.what());
+        if (cfg_.async_token_provider) {
+            asio::steady_timer timer(strand_, cfg_.connect_timeout);
+            auto previous = std::exchange(abort_, [&timer] { timer.cancel(); });
+            namespace ex = asio::experimental;
+            auto [order, thrown, value, timer_ec] =
+                co_await ex::make_parallel_group(asio::co_spawn(strand_, cfg_.async_token_provider(), asio::deferred),
+                                                 timer.async_wait(asio::deferred))
+                    .async_wait(ex::wait_for_one(), asio::use_awaitable);
+            abort_ = std::move(previous);
+            if (order[0] == 1) {
+                if (interrupted()) co_return user_disconnect();
+                co_return failed("no token within connect_timeout");
+            }
+            if (thrown) {
+                try {
+                    std::rethrow_exception(thrown);
+                } catch (const std::exception& e) {
+                    co_return failed(e.what());
+                }
+            }
+            token = std::move(value);
+        } else if (cfg_.token_provider) {
+            try {
+                token = cfg_.token_provider();
+            } catch (const std::exception& e) {
+                co_return failed(e.what());
+            }
         }
         if (token.find_first_of("\r\n") != std::string::npos) co_return failed("the token contains CR or LF");
         co_return std::nullopt;

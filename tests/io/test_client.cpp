@@ -160,6 +160,39 @@ BOOST_AUTO_TEST_CASE(async_token_provider_and_a_failing_one)
     BOOST_TEST(log.count("error") == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_hanging_async_token_provider_is_bounded_and_closable)
+{
+    asio::io_context ioc;
+    test_server server(ioc.get_executor());
+    auto cfg = fast_config(server.url());
+    cfg.connect_timeout = 50ms;
+    cfg.policy = tether::never_policy{};
+    cfg.async_token_provider = []() -> asio::awaitable<std::string> {
+        asio::steady_timer forever(co_await asio::this_coro::executor, 1h);
+        co_await forever.async_wait(use_tuple);
+        co_return "never";
+    };
+    event_log log(ioc.get_executor());
+    client timed(ioc.get_executor(), cfg, log.callbacks());
+    cfg.connect_timeout = 10s;
+    client closed(ioc.get_executor(), cfg);
+    run(ioc, [&]() -> asio::awaitable<void> {
+        // Bounded by connect_timeout: the attempt fails with a token error and the policy stops.
+        auto [ec] = co_await timed.async_run(use_tuple);
+        BOOST_TEST((ec == error::token_failed));
+        BOOST_TEST(log.count("error") == 1u);
+
+        // Closed while waiting for the token: prompt, and nothing reaches the server.
+        closed.async_run([](error_code) {});
+        co_await pause(20ms);
+        BOOST_TEST((closed.state() == tether::client_state::connecting));
+        const auto start = clock_type::now();
+        co_await closed.async_close(use_tuple);
+        BOOST_TEST((clock_type::now() - start < 1s));
+    });
+    BOOST_TEST(server.requests().empty());
+}
+
 BOOST_AUTO_TEST_CASE(close_4003_stops_without_retry)
 {
     asio::io_context ioc;
@@ -467,7 +500,7 @@ BOOST_AUTO_TEST_CASE(close_during_backoff_is_prompt_and_silent)
     BOOST_TEST(server.requests().size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(close_while_connected_flushes_and_closes_with_1000)
+BOOST_AUTO_TEST_CASE(close_while_connected_flushes_then_closes_politely)
 {
     asio::io_context ioc;
     test_server server(ioc.get_executor());
