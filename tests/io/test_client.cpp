@@ -3,6 +3,7 @@
 #include "support.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
 
@@ -106,6 +107,72 @@ BOOST_AUTO_TEST_CASE(plain_callbacks_and_use_future_from_another_thread)
     asio::post(ioc, [&] { server.stop(); });
     work.reset();
     io.join();
+}
+
+BOOST_AUTO_TEST_CASE(deferred_operations_compose)
+{
+    asio::io_context ioc;
+    test_server server(ioc.get_executor());
+    client c(ioc.get_executor(), fast_config(server.url()));
+    run(ioc, [&]() -> asio::awaitable<void> {
+        auto connect = c.async_connect(asio::deferred);  // nothing happens until it is awaited
+        co_await pause(5ms);
+        BOOST_TEST((c.state() == tether::client_state::idle));
+        co_await std::move(connect)(asio::use_awaitable);
+        BOOST_TEST(c.is_connected());
+        co_await c.async_send(std::string(R"({"type":"d"})"), asio::deferred);
+        co_await c.async_close(asio::deferred);
+    });
+    BOOST_TEST(server.messages().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_sends_from_many_threads_all_arrive)
+{
+    // The server runs on its own single-threaded context; the client's context runs on two
+    // threads while four more threads send at once. Per-thread order must hold.
+    asio::io_context server_ioc;
+    test_server server(server_ioc.get_executor());
+    asio::io_context client_ioc;
+    auto guard = asio::make_work_guard(client_ioc);
+    auto cfg = fast_config(server.url());
+    cfg.send_queue_capacity = 10000;
+    client c(client_ioc.get_executor(), cfg);
+    std::vector<std::thread> io;
+    for (int i = 0; i < 2; ++i) io.emplace_back([&] { client_ioc.run(); });
+
+    constexpr int senders = 4, per_sender = 250;
+    std::atomic<int> ok{0};
+    std::thread sending([&] {
+        c.async_connect(asio::use_future).get();
+        std::vector<std::thread> threads;
+        for (int t = 0; t < senders; ++t) {
+            threads.emplace_back([&, t] {
+                for (int i = 0; i < per_sender; ++i)
+                    c.async_send(R"({"type":"m","t":)" + std::to_string(t) + R"(,"i":)" + std::to_string(i) + "}",
+                                 [&](error_code ec) { ok += !ec; });
+            });
+        }
+        for (auto& th : threads) th.join();
+    });
+    run(server_ioc, [&]() -> asio::awaitable<void> {
+        auto ec = co_await server.async_wait_until(
+            [&] { return server.messages().size() == std::size_t(senders * per_sender); });
+        BOOST_TEST(!ec);
+        auto [closed] = co_await c.async_close(use_tuple);  // completes back on this context
+        BOOST_TEST(!closed);
+    });
+    sending.join();
+    guard.reset();
+    for (auto& th : io) th.join();
+
+    BOOST_TEST(ok.load() == senders * per_sender);
+    std::vector<int> next(senders, 0);
+    for (const auto& m : server.messages()) {
+        const auto v = json::parse(m);
+        const auto t = v.at("t").as_int64();
+        BOOST_REQUIRE(v.at("i") == next[t]);
+        ++next[t];
+    }
 }
 
 BOOST_AUTO_TEST_CASE(token_provider_is_called_per_attempt_and_sent_as_bearer)
