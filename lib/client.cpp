@@ -45,10 +45,16 @@ using value_handler = asio::any_completion_handler<void(error_code, boost::json:
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-disconnect user_disconnect() { return {.kind = disconnect_kind::user, .reason = "closed by the application"}; }
+disconnect user_disconnect()
+{
+    return {.kind = disconnect_kind::user, .reason = "closed by the application"};
+}
 
 // Whether a coroutine has been asked to stop (by its parallel group).
-bool stopped(const asio::cancellation_state& cs) { return cs.cancelled() != asio::cancellation_type::none; }
+bool stopped(const asio::cancellation_state& cs)
+{
+    return cs.cancelled() != asio::cancellation_type::none;
+}
 
 // Note on style: GCC 12 miscompiles `co_await` inside an `if` or `while` condition, so every
 // awaited result below is stored in a local first.
@@ -57,10 +63,13 @@ bool stopped(const asio::cancellation_state& cs) { return cs.cancelled() != asio
 template <class Stream>
 disconnect read_failure(const Stream& ws, const error_code& ec)
 {
-    if (ec == websocket::error::closed) return close_frame_disconnect(ws.reason().code,
+    if (ec == websocket::error::closed)
+        return close_frame_disconnect(ws.reason().code,
                                       std::string(ws.reason().reason.data(), ws.reason().reason.size()));
     if (ec == websocket::error::message_too_big)
-        return {.kind = disconnect_kind::message_too_big, .error = error::message_too_big, .reason = "inbound message over max_message_size"};
+        return {.kind = disconnect_kind::message_too_big,
+                .error = error::message_too_big,
+                .reason = "inbound message over max_message_size"};
     if (ec == websocket::condition::protocol_violation) return error_disconnect(disconnect_kind::protocol, ec);
     return error_disconnect(disconnect_kind::transport, ec);
 }
@@ -134,7 +143,8 @@ public:
 
     void connect(void_handler h)
     {
-        if (finished_) return complete(ex_, std::move(h), final_error_ ? final_error_ : error_code(error::client_closed));
+        if (finished_)
+            return complete(ex_, std::move(h), final_error_ ? final_error_ : error_code(error::client_closed));
         if (state_ == client_state::connected) return complete(ex_, std::move(h), error_code{});
         add_waiter(connect_waiters_, std::move(h));
         ensure_started();
@@ -197,8 +207,8 @@ public:
         if (connected) {
             send_signal_.cancel();   // the writer flushes, then sends the close frame
             inbox_signal_.cancel();  // a paused reader must read the server's answer
-        }
-        else if (abort_) abort_();
+        } else if (abort_)
+            abort_();
     }
 
     void reconnect()
@@ -220,8 +230,8 @@ public:
 
     client_stats stats() const noexcept
     {
-        return {stats_.connections.load(), stats_.attempts.load(),  stats_.received.load(),
-                stats_.ignored.load(),     stats_.malformed.load(), stats_.sent.load(),
+        return {stats_.connections.load(),       stats_.attempts.load(),  stats_.received.load(),
+                stats_.ignored.load(),           stats_.malformed.load(), stats_.sent.load(),
                 stats_.heartbeat_timeouts.load()};
     }
 
@@ -565,8 +575,10 @@ private:
         asio::steady_timer timer(strand_);
         const bool on = cfg_.ping_interval > milliseconds::zero();
         for (;;) {
-            if (on) timer.expires_after(cfg_.ping_interval);
-            else timer.expires_at(clock_type::time_point::max());
+            if (on)
+                timer.expires_after(cfg_.ping_interval);
+            else
+                timer.expires_at(clock_type::time_point::max());
             co_await timer.async_wait(use_tuple);
             if (stopped(cs)) co_return user_disconnect();
             if (paused_) continue;  // not reading: silence proves nothing
@@ -677,7 +689,8 @@ private:
         for (auto& h : close_waiters_) complete(ex_, std::move(h), error_code{});
         close_waiters_.clear();
         if (inbox_.empty()) complete_all(receivers_, error_code(error::client_closed), boost::json::value());
-        for (auto& r : requests_) complete(ex_, std::move(r.handler), error_code(error::client_closed), boost::json::value());
+        for (auto& r : requests_)
+            complete(ex_, std::move(r.handler), error_code(error::client_closed), boost::json::value());
         requests_.clear();
         for (auto& item : sendq_) sent(item, error::client_closed);
         sendq_.clear();
@@ -803,9 +816,15 @@ client::~client()
     asio::dispatch(impl_->strand(), [i = impl_] { i->shutdown(); });
 }
 
-client::executor_type client::get_executor() const noexcept { return impl_->strand().get_inner_executor(); }
+client::executor_type client::get_executor() const noexcept
+{
+    return impl_->strand().get_inner_executor();
+}
 
-std::string client::serialize(const boost::json::value& v) { return boost::json::serialize(v); }
+std::string client::serialize(const boost::json::value& v)
+{
+    return boost::json::serialize(v);
+}
 
 void client::start_run(asio::any_completion_handler<void(error_code)> h)
 {
@@ -832,8 +851,10 @@ void client::start_request(std::string text, std::function<bool(const boost::jso
                            std::chrono::milliseconds timeout,
                            asio::any_completion_handler<void(error_code, boost::json::value)> h)
 {
-    asio::post(impl_->strand(), [i = impl_, t = std::move(text), m = std::move(match), timeout,
-                                 h = std::move(h)]() mutable { i->request(std::move(t), std::move(m), timeout, std::move(h)); });
+    asio::post(impl_->strand(),
+               [i = impl_, t = std::move(text), m = std::move(match), timeout, h = std::move(h)]() mutable {
+                   i->request(std::move(t), std::move(m), timeout, std::move(h));
+               });
 }
 
 void client::start_close(asio::any_completion_handler<void(error_code)> h)
@@ -846,11 +867,20 @@ void client::reconnect()
     asio::post(impl_->strand(), [i = impl_] { i->reconnect(); });
 }
 
-bool client::is_connected() const noexcept { return impl_->state() == client_state::connected; }
+bool client::is_connected() const noexcept
+{
+    return impl_->state() == client_state::connected;
+}
 
-client_state client::state() const noexcept { return impl_->state(); }
+client_state client::state() const noexcept
+{
+    return impl_->state();
+}
 
-client_stats client::stats() const noexcept { return impl_->stats(); }
+client_stats client::stats() const noexcept
+{
+    return impl_->stats();
+}
 
 std::string_view to_string(client_state s) noexcept
 {

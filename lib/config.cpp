@@ -12,7 +12,10 @@ void require(bool ok, const std::string& field, const char* rule)
     if (!ok) throw std::invalid_argument(field + ": " + rule);
 }
 
-bool has_crlf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+bool has_crlf(std::string_view s)
+{
+    return s.find_first_of("\r\n") != std::string_view::npos;
+}
 
 bool is_token_char(unsigned char c)
 {

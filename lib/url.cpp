@@ -38,8 +38,10 @@ ws_url parse_ws_url(std::string_view text, std::string_view field)
 
     ws_url out;
     const std::string scheme = lower(u.scheme());
-    if (scheme == "wss") out.secure = true;
-    else if (scheme != "ws") reject(field, "scheme must be ws or wss, not '" + scheme + "'");
+    if (scheme == "wss")
+        out.secure = true;
+    else if (scheme != "ws")
+        reject(field, "scheme must be ws or wss, not '" + scheme + "'");
     if (u.has_userinfo()) reject(field, "user information in the URL is not supported; use headers");
     if (u.has_fragment()) reject(field, "a WebSocket URL may not have a fragment");
 
@@ -97,13 +99,16 @@ std::string sessions_url(std::string_view base, std::string_view session_id, std
     if (organization_id.empty()) reject("organization_id", "must not be empty");
 
     std::string url;
-    if (starts_with_ci(base, "https://")) url = "wss://" + std::string(base.substr(8));
-    else if (starts_with_ci(base, "http://")) url = "ws://" + std::string(base.substr(7));
-    else url = base;
+    if (starts_with_ci(base, "https://"))
+        url = "wss://" + std::string(base.substr(8));
+    else if (starts_with_ci(base, "http://"))
+        url = "ws://" + std::string(base.substr(7));
+    else
+        url = base;
     while (!url.empty() && url.back() == '/') url.pop_back();
 
-    url += "/v1/sessions/ws/" + percent_encode(session_id) + "/subscribe?organization_uuid=" +
-           percent_encode(organization_id);
+    url += "/v1/sessions/ws/" + percent_encode(session_id) +
+           "/subscribe?organization_uuid=" + percent_encode(organization_id);
     parse_ws_url(url, "base_url");  // fail now, naming the field the user can fix
     return url;
 }

@@ -90,8 +90,7 @@ std::string_view trim(std::string_view s)
 {
     constexpr std::string_view space = " \t\r\n\f\v";
     const auto first = s.find_first_not_of(space);
-    if (first == std::string_view::npos)
-        return {};
+    if (first == std::string_view::npos) return {};
     return s.substr(first, s.find_last_not_of(space) - first + 1);
 }
 
@@ -120,8 +119,7 @@ options parse_args(int argc, char** argv)
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (only_positional || arg.size() < 2 || arg[0] != '-') {
-            if (!o.url.empty())
-                throw usage_error("unexpected argument '" + std::string(arg) + "'");
+            if (!o.url.empty()) throw usage_error("unexpected argument '" + std::string(arg) + "'");
             o.url = arg;
             continue;
         }
@@ -141,10 +139,8 @@ options parse_args(int argc, char** argv)
             inline_value = arg.substr(eq + 1);
         }
         auto value = [&]() -> std::string_view {
-            if (inline_value)
-                return *inline_value;
-            if (i + 1 >= argc)
-                throw usage_error(std::string(name) + ": missing value");
+            if (inline_value) return *inline_value;
+            if (i + 1 >= argc) throw usage_error(std::string(name) + ": missing value");
             return argv[++i];
         };
         if (name == "--session")
@@ -171,12 +167,9 @@ options parse_args(int argc, char** argv)
             throw usage_error("unknown option '" + std::string(name) + "'");
         }
     }
-    if (o.help)
-        return o;
-    if (o.url.empty())
-        throw usage_error("missing URL");
-    if (o.session_id.has_value() != o.org_id.has_value())
-        throw usage_error("--session and --org go together");
+    if (o.help) return o;
+    if (o.url.empty()) throw usage_error("missing URL");
+    if (o.session_id.has_value() != o.org_id.has_value()) throw usage_error("--session and --org go together");
     return o;
 }
 
@@ -185,22 +178,18 @@ options parse_args(int argc, char** argv)
 std::string run_token_command(const std::string& command)
 {
     FILE* pipe = ::popen(("exec </dev/null\n" + command).c_str(), "r");
-    if (!pipe)
-        throw std::runtime_error(std::string("cannot run the token command: ") + std::strerror(errno));
+    if (!pipe) throw std::runtime_error(std::string("cannot run the token command: ") + std::strerror(errno));
     std::string out;
     char buf[4096];
-    while (const std::size_t n = std::fread(buf, 1, sizeof buf, pipe))
-        out.append(buf, n);
+    while (const std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
     const int status = ::pclose(pipe);
-    if (status == -1)
-        throw std::runtime_error("cannot wait for the token command");
+    if (status == -1) throw std::runtime_error("cannot wait for the token command");
     if (WIFSIGNALED(status))
         throw std::runtime_error("token command killed by signal " + std::to_string(WTERMSIG(status)));
     if (WEXITSTATUS(status) != 0)
         throw std::runtime_error("token command exited with status " + std::to_string(WEXITSTATUS(status)));
     std::string token(trim(out));
-    if (token.empty())
-        throw std::runtime_error("token command printed nothing");
+    if (token.empty()) throw std::runtime_error("token command printed nothing");
     return token;
 }
 
@@ -216,25 +205,19 @@ tether::client_config make_config(const options& o)
     cfg.headers.insert(cfg.headers.end(), o.headers.begin(), o.headers.end());
     if (!o.token_command.empty())
         cfg.token_provider = [command = o.token_command] { return run_token_command(command); };
-    if (o.ping_interval)
-        cfg.ping_interval = *o.ping_interval;
-    if (o.pong_timeout)
-        cfg.pong_timeout = *o.pong_timeout;
+    if (o.ping_interval) cfg.ping_interval = *o.ping_interval;
+    if (o.pong_timeout) cfg.pong_timeout = *o.pong_timeout;
 
     if (o.policy == "seed") {
         tether::seed_policy p;
-        if (o.reconnect_delay)
-            p.delay = *o.reconnect_delay;
-        if (o.max_attempts)
-            p.max_retries = *o.max_attempts;
+        if (o.reconnect_delay) p.delay = *o.reconnect_delay;
+        if (o.max_attempts) p.max_retries = *o.max_attempts;
         cfg.policy = p;
     } else if (o.policy == "exponential") {
         tether::exponential_policy p;
-        if (o.reconnect_delay)
-            p.initial = *o.reconnect_delay;
+        if (o.reconnect_delay) p.initial = *o.reconnect_delay;
         p.max_delay = std::max(p.max_delay, p.initial);
-        if (o.max_attempts)
-            p.max_retries = *o.max_attempts;
+        if (o.max_attempts) p.max_retries = *o.max_attempts;
         cfg.policy = p;
     } else {
         cfg.policy = tether::never_policy{};
@@ -339,8 +322,7 @@ private:
             line_slots_.release();
         };
         line = trim(line);
-        if (line.empty())
-            return done({});
+        if (line.empty()) return done({});
         if (line == ":interrupt") {
             auto request =
                 tether::make_control_request(tether::make_request_id(), json::object{{"subtype", "interrupt"}});
@@ -362,8 +344,7 @@ private:
         // Wait for a link first, so that `echo '{...}' | tether-cat URL` delivers its input rather
         // than closing an attempt still under way. If the policy gives up instead, `finished` exits.
         client_.async_connect([this](tether::error_code ec) {
-            if (!ec)
-                client_.async_close([](tether::error_code) {});
+            if (!ec) client_.async_close([](tether::error_code) {});
         });
     }
 
@@ -375,7 +356,7 @@ private:
         } else {
             exit_code_ = tether::is_permanent(ec) || permanent_ ? exit_permanent : exit_gave_up;
         }
-        io_.stop(); // lines still arriving from stdin have nowhere to go
+        io_.stop();  // lines still arriving from stdin have nowhere to go
     }
 
     asio::io_context io_;
@@ -389,11 +370,11 @@ private:
     std::counting_semaphore<max_lines_in_flight> line_slots_{max_lines_in_flight};
 };
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv)
 {
-    std::ios::sync_with_stdio(false); // stdin is read with iostreams only, output uses stdio
+    std::ios::sync_with_stdio(false);  // stdin is read with iostreams only, output uses stdio
     std::cin.tie(nullptr);
     std::optional<cat> tool;
     try {
@@ -405,8 +386,7 @@ int main(int argc, char** argv)
         tool.emplace(make_config(o));
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "tether-cat: %s\n", e.what());
-        if (dynamic_cast<const usage_error*>(&e))
-            std::fprintf(stderr, "Try 'tether-cat --help'.\n");
+        if (dynamic_cast<const usage_error*>(&e)) std::fprintf(stderr, "Try 'tether-cat --help'.\n");
         return exit_usage;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "tether-cat: %s\n", e.what());

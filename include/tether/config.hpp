@@ -84,9 +84,9 @@ struct client_config {
 
 /// Reported to `on_reconnecting` before each wait.
 struct reconnect_event {
-    unsigned attempt = 0;                 ///< the attempt about to be made (2 = first retry)
-    std::chrono::milliseconds delay{0};   ///< how long the client waits before it
-    disconnect reason;                    ///< why the previous connection ended
+    unsigned attempt = 0;                ///< the attempt about to be made (2 = first retry)
+    std::chrono::milliseconds delay{0};  ///< how long the client waits before it
+    disconnect reason;                   ///< why the previous connection ended
 };
 
 /// Callbacks for applications that prefer them to `async_receive`. All run on the client's

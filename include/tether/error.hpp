@@ -14,22 +14,22 @@ using boost::system::error_code;
 /// Beast) keep their own categories; `is_permanent` classifies both.
 enum class error {
     // How a connection ended (see `disconnect`).
-    unauthorized = 1,        ///< close 4003, or HTTP 401/403 on the upgrade: retrying cannot help.
-    session_not_found,       ///< close 4001, or HTTP 404 on the upgrade: may be transient (compaction).
-    upgrade_rejected,        ///< the server answered the upgrade with another HTTP status.
-    closed_by_peer,          ///< the server sent a close frame with any other code.
-    heartbeat_timeout,       ///< no frame arrived within the pong timeout after a ping.
-    message_too_big,         ///< an inbound message exceeded `max_message_size` (closed with 1009).
-    connect_timeout,         ///< resolve, TCP connect or TLS handshake exceeded `connect_timeout`.
-    handshake_timeout,       ///< the WebSocket upgrade exceeded `handshake_timeout`.
-    token_failed,            ///< the token provider threw or returned an unusable token.
+    unauthorized = 1,   ///< close 4003, or HTTP 401/403 on the upgrade: retrying cannot help.
+    session_not_found,  ///< close 4001, or HTTP 404 on the upgrade: may be transient (compaction).
+    upgrade_rejected,   ///< the server answered the upgrade with another HTTP status.
+    closed_by_peer,     ///< the server sent a close frame with any other code.
+    heartbeat_timeout,  ///< no frame arrived within the pong timeout after a ping.
+    message_too_big,    ///< an inbound message exceeded `max_message_size` (closed with 1009).
+    connect_timeout,    ///< resolve, TCP connect or TLS handshake exceeded `connect_timeout`.
+    handshake_timeout,  ///< the WebSocket upgrade exceeded `handshake_timeout`.
+    token_failed,       ///< the token provider threw or returned an unusable token.
     // How an operation ended.
-    client_closed,           ///< the client was closed (or destroyed); the operation cannot complete.
-    send_queue_full,         ///< `send_queue_capacity` messages are already waiting.
-    connection_lost,         ///< the link died while this message was being written; it may be lost.
-    reconnect_gave_up,       ///< the reconnect policy stopped; `async_run` reports the last cause.
-    request_timeout,         ///< no matching response arrived within the request's timeout.
-    not_started,             ///< the operation needs `async_run` or `async_connect` first.
+    client_closed,      ///< the client was closed (or destroyed); the operation cannot complete.
+    send_queue_full,    ///< `send_queue_capacity` messages are already waiting.
+    connection_lost,    ///< the link died while this message was being written; it may be lost.
+    reconnect_gave_up,  ///< the reconnect policy stopped; `async_run` reports the last cause.
+    request_timeout,    ///< no matching response arrived within the request's timeout.
+    not_started,        ///< the operation needs `async_run` or `async_connect` first.
 };
 
 /// Error conditions that say what recovery means, independent of the category.
@@ -44,7 +44,10 @@ const boost::system::error_category& error_category() noexcept;
 /// The category of `tether::condition`.
 const boost::system::error_category& condition_category() noexcept;
 
-inline error_code make_error_code(error e) noexcept { return {static_cast<int>(e), error_category()}; }
+inline error_code make_error_code(error e) noexcept
+{
+    return {static_cast<int>(e), error_category()};
+}
 
 inline boost::system::error_condition make_error_condition(condition c) noexcept
 {
@@ -59,9 +62,11 @@ bool is_permanent(const error_code& ec) noexcept;
 
 namespace boost::system {
 template <>
-struct is_error_code_enum<tether::error> : std::true_type {};
+struct is_error_code_enum<tether::error> : std::true_type {
+};
 template <>
-struct is_error_condition_enum<tether::condition> : std::true_type {};
+struct is_error_condition_enum<tether::condition> : std::true_type {
+};
 }  // namespace boost::system
 
 #endif

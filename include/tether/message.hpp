@@ -4,8 +4,8 @@
 
 #include <tether/error.hpp>
 
-#include <boost/json/value.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <memory>
 #include <string>

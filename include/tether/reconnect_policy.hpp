@@ -48,12 +48,12 @@ struct seed_policy {
 /// gRPC's connection backoff: `initial` x `multiplier`^(n-1), capped at `max_delay`, with
 /// +-`jitter` spread, honouring Retry-After on HTTP 429/503. Permanent failures stop at once.
 struct exponential_policy {
-    std::chrono::milliseconds initial{1000};     ///< first delay; must be positive.
-    double multiplier = 1.6;                     ///< growth per attempt; must be >= 1.
-    double jitter = 0.2;                         ///< relative spread in [0, 1).
-    std::chrono::milliseconds max_delay{120000}; ///< cap before jitter; must be >= initial.
-    unsigned max_retries = 0;                    ///< retries before giving up; 0 = unlimited.
-    std::chrono::milliseconds max_elapsed{0};    ///< stop when unhealthy this long; 0 = never.
+    std::chrono::milliseconds initial{1000};      ///< first delay; must be positive.
+    double multiplier = 1.6;                      ///< growth per attempt; must be >= 1.
+    double jitter = 0.2;                          ///< relative spread in [0, 1).
+    std::chrono::milliseconds max_delay{120000};  ///< cap before jitter; must be >= initial.
+    unsigned max_retries = 0;                     ///< retries before giving up; 0 = unlimited.
+    std::chrono::milliseconds max_elapsed{0};     ///< stop when unhealthy this long; 0 = never.
 
     reconnect_decision operator()(const disconnect& why, const reconnect_history& h) const;
 };
@@ -74,12 +74,12 @@ public:
     reconnect_policy(never_policy p);
 
     template <class F>
-        requires(std::is_invocable_r_v<reconnect_decision, const F&, const disconnect&, const reconnect_history&> &&
-                 !std::same_as<std::remove_cvref_t<F>, reconnect_policy> &&
-                 !std::same_as<std::remove_cvref_t<F>, seed_policy> &&
-                 !std::same_as<std::remove_cvref_t<F>, exponential_policy> &&
-                 !std::same_as<std::remove_cvref_t<F>, never_policy>)
-    reconnect_policy(F f) : fn_(std::move(f))
+    requires(std::is_invocable_r_v<reconnect_decision, const F&, const disconnect&, const reconnect_history&> &&
+             !std::same_as<std::remove_cvref_t<F>, reconnect_policy> &&
+             !std::same_as<std::remove_cvref_t<F>, seed_policy> &&
+             !std::same_as<std::remove_cvref_t<F>, exponential_policy> &&
+             !std::same_as<std::remove_cvref_t<F>, never_policy>) reconnect_policy(F f)
+        : fn_(std::move(f))
     {
     }
 

@@ -65,9 +65,10 @@ public:
     auto async_control_request(boost::json::value request, CompletionToken&& token = {})
     {
         std::string id = make_request_id();
-        return client_.async_request(make_control_request(id, std::move(request)),
-                                     [id](const boost::json::value& m) { return is_control_response_for(m, id); },
-                                     control_timeout_, std::forward<CompletionToken>(token));
+        return client_.async_request(
+            make_control_request(id, std::move(request)),
+            [id](const boost::json::value& m) { return is_control_response_for(m, id); }, control_timeout_,
+            std::forward<CompletionToken>(token));
     }
 
     /// Sends `response` as given. Signature `void(error_code)`.

@@ -9,11 +9,11 @@ namespace tether {
 
 /// A `ws://` or `wss://` URL split into what the connect steps need.
 struct ws_url {
-    bool secure = false;       ///< `wss://`
-    std::string host;          ///< for the resolver, SNI and certificate check; IPv6 without brackets
-    std::string port;          ///< explicit, or "80" / "443"
-    std::string target;        ///< path and query, at least "/"
-    std::string host_header;   ///< the Host header: host (bracketed if IPv6) and a non-default port
+    bool secure = false;      ///< `wss://`
+    std::string host;         ///< for the resolver, SNI and certificate check; IPv6 without brackets
+    std::string port;         ///< explicit, or "80" / "443"
+    std::string target;       ///< path and query, at least "/"
+    std::string host_header;  ///< the Host header: host (bracketed if IPv6) and a non-default port
 
     bool operator==(const ws_url&) const = default;
 };

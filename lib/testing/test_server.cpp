@@ -8,8 +8,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -68,8 +68,7 @@ struct server_core : std::enable_shared_from_this<server_core> {
     void stop() noexcept;
     void notify() noexcept
     {
-        for (auto& w : waiters_)
-            w->cancel();
+        for (auto& w : waiters_) w->cancel();
     }
 };
 
@@ -101,8 +100,7 @@ struct server_connection::state {
 std::string upgrade_request::header_value(std::string_view name) const
 {
     for (const auto& h : headers)
-        if (beast::iequals(h.name, name))
-            return h.value;
+        if (beast::iequals(h.name, name)) return h.value;
     return {};
 }
 
@@ -118,8 +116,7 @@ const upgrade_request& server_connection::request() const noexcept
 net::awaitable<error_code> server_connection::async_accept()
 {
     auto s = state_;
-    if (s->dropped)
-        co_return net::error::operation_aborted;
+    if (s->dropped) co_return net::error::operation_aborted;
     // The server never pings by itself: tests rely on the client's heartbeat alone.
     websocket::stream_base::timeout opt{};
     opt.handshake_timeout = ws_handshake_timeout;
@@ -133,16 +130,13 @@ net::awaitable<error_code> server_connection::async_accept()
 net::awaitable<error_code> server_connection::async_reject(unsigned status, std::vector<header> headers)
 {
     auto s = state_;
-    if (s->dropped)
-        co_return net::error::operation_aborted;
-    if (status < 100 || status > 999)
-        co_return net::error::invalid_argument;
+    if (s->dropped) co_return net::error::operation_aborted;
+    if (status < 100 || status > 999) co_return net::error::invalid_argument;
 
     http::response<http::string_body> res;
     res.version(s->http_request.version());
     res.result(status);
-    for (const auto& h : headers)
-        res.insert(h.name, h.value);
+    for (const auto& h : headers) res.insert(h.name, h.value);
     res.set(http::field::connection, "close");
     res.set(http::field::content_type, "text/plain");
     res.body() = "rejected by tether test_server\n";
@@ -162,8 +156,7 @@ net::awaitable<error_code> server_connection::async_reject(unsigned status, std:
 net::awaitable<error_code> server_connection::async_send(std::string text)
 {
     auto s = state_;
-    if (s->dropped)
-        co_return net::error::operation_aborted;
+    if (s->dropped) co_return net::error::operation_aborted;
     s->ws.text(true);
     auto [ec, n] = co_await s->ws.async_write(net::buffer(text), use_nothrow);
     (void)n;
@@ -174,16 +167,13 @@ net::awaitable<std::optional<std::string>> server_connection::async_receive()
 {
     auto s = state_;
     for (;;) {
-        if (s->dropped)
-            co_return std::nullopt;
+        if (s->dropped) co_return std::nullopt;
         beast::flat_buffer buffer;
         // A pending read is what makes Beast answer pings and close frames.
         auto [ec, n] = co_await s->ws.async_read(buffer, use_nothrow);
         (void)n;
-        if (ec)
-            co_return std::nullopt;
-        if (!s->ws.got_text())
-            continue;  // only text messages are part of the script
+        if (ec) co_return std::nullopt;
+        if (!s->ws.got_text()) continue;  // only text messages are part of the script
         auto text = beast::buffers_to_string(buffer.data());
         s->server->messages_.push_back(text);
         s->server->notify();
@@ -194,8 +184,7 @@ net::awaitable<std::optional<std::string>> server_connection::async_receive()
 net::awaitable<error_code> server_connection::async_close(std::uint16_t code, std::string reason)
 {
     auto s = state_;
-    if (s->dropped)
-        co_return net::error::operation_aborted;
+    if (s->dropped) co_return net::error::operation_aborted;
     // Beast's close sends the frame, reads until the peer's close frame (bounded by the
     // handshake timeout), then tears the TCP connection down.
     websocket::close_reason cr;
@@ -209,19 +198,16 @@ net::awaitable<void> server_connection::async_echo()
 {
     for (;;) {
         auto text = co_await async_receive();
-        if (!text)
-            co_return;
+        if (!text) co_return;
         const auto ec = co_await async_send(std::move(*text));
-        if (ec)
-            co_return;
+        if (ec) co_return;
     }
 }
 
 net::awaitable<void> server_connection::async_stay_silent(std::chrono::milliseconds d)
 {
     auto s = state_;
-    if (s->dropped)
-        co_return;
+    if (s->dropped) co_return;
     s->silence.expires_after(d);
     // Ends early with operation_aborted when the server stops or the connection is dropped.
     auto [ec] = co_await s->silence.async_wait(use_nothrow);
@@ -254,8 +240,7 @@ net::awaitable<void> default_handler(server_connection& c)
 {
     // (The result goes through a local: g++ 12 miscompiles co_await inside a condition.)
     const auto ec = co_await c.async_accept();
-    if (!ec)
-        co_await c.async_echo();
+    if (!ec) co_await c.async_echo();
 }
 
 net::awaitable<void> run_connection(core_ptr core, state_ptr st,
@@ -309,10 +294,8 @@ net::awaitable<void> accept_loop(core_ptr core, std::uint64_t generation)
     for (;;) {
         auto [ec, socket] = co_await core->acceptor_.async_accept(use_nothrow);
         // After stop() (or a stop() + start()) this loop is stale: the new one owns the acceptor.
-        if (!core->running_ || core->generation_ != generation || core->destroyed_)
-            co_return;
-        if (ec)
-            continue;  // e.g. the peer reset before we accepted; keep listening
+        if (!core->running_ || core->generation_ != generation || core->destroyed_) co_return;
+        if (ec) continue;  // e.g. the peer reset before we accepted; keep listening
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
 
@@ -325,11 +308,9 @@ net::awaitable<void> accept_loop(core_ptr core, std::uint64_t generation)
     }
 }
 
-net::awaitable<error_code> wait_until(core_ptr core, std::function<bool()> predicate,
-                                      std::chrono::milliseconds limit)
+net::awaitable<error_code> wait_until(core_ptr core, std::function<bool()> predicate, std::chrono::milliseconds limit)
 {
-    if (!predicate)
-        co_return net::error::invalid_argument;
+    if (!predicate) co_return net::error::invalid_argument;
     const auto now = std::chrono::steady_clock::now();
     const auto deadline = limit >= std::chrono::steady_clock::time_point::max() - now
                               ? std::chrono::steady_clock::time_point::max()
@@ -344,10 +325,8 @@ net::awaitable<error_code> wait_until(core_ptr core, std::function<bool()> predi
     } guard{core, std::prev(core->waiters_.end())};
 
     for (;;) {
-        if (predicate())
-            co_return error_code{};
-        if (std::chrono::steady_clock::now() >= deadline)
-            co_return net::error::timed_out;
+        if (predicate()) co_return error_code{};
+        if (std::chrono::steady_clock::now() >= deadline) co_return net::error::timed_out;
         timer->expires_at(deadline);
         // Completes at the deadline, or early (operation_aborted) when notify() reports a change.
         auto [ec] = co_await timer->async_wait(use_nothrow);
@@ -386,8 +365,7 @@ void detail::server_core::stop() noexcept
     acceptor_.close(ignored);
     // drop() only posts completions, so no entry is erased while this loop runs.
     for (const auto& weak : connections_)
-        if (auto st = weak.lock())
-            st->drop();
+        if (auto st = weak.lock()) st->drop();
 }
 
 // --- test_server -------------------------------------------------------------------------------
@@ -419,8 +397,7 @@ std::uint16_t test_server::port() const noexcept
 std::string test_server::url(std::string_view target) const
 {
     std::string u = "ws://127.0.0.1:" + std::to_string(impl_->port_);
-    if (target.empty() || target.front() != '/')
-        u += '/';
+    if (target.empty() || target.front() != '/') u += '/';
     u += target;
     return u;
 }
@@ -437,8 +414,7 @@ void test_server::stop()
 
 void test_server::start()
 {
-    if (impl_->running_)
-        return;
+    if (impl_->running_) return;
     impl_->listen();
 }
 

@@ -46,7 +46,9 @@ public:
     {
         client_callbacks cb;
         if (with_on_message)
-            cb.on_message = [this](const boost::json::value& v) { add({"message", {}, 0, {}, {}, boost::json::serialize(v)}); };
+            cb.on_message = [this](const boost::json::value& v) {
+                add({"message", {}, 0, {}, {}, boost::json::serialize(v)});
+            };
         cb.on_connected = [this](unsigned attempt) { add({"connected", {}, attempt, {}, {}, {}}); };
         cb.on_reconnecting = [this](const reconnect_event& e) {
             add({"reconnecting", {}, e.attempt, e.delay, e.reason, describe(e.reason)});

@@ -31,9 +31,8 @@ test_server::handler close_after_accept(std::uint16_t code)
 
 test_server::handler reject_with(unsigned status, std::vector<tether::header> headers = {})
 {
-    return [status, headers](server_connection& c) -> asio::awaitable<void> {
-        co_await c.async_reject(status, headers);
-    };
+    return
+        [status, headers](server_connection& c) -> asio::awaitable<void> { co_await c.async_reject(status, headers); };
 }
 
 std::vector<std::chrono::milliseconds> gaps(const std::vector<tether::testing::upgrade_request>& requests)
@@ -41,7 +40,7 @@ std::vector<std::chrono::milliseconds> gaps(const std::vector<tether::testing::u
     std::vector<std::chrono::milliseconds> out;
     for (std::size_t i = 1; i < requests.size(); ++i)
         out.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(requests[i].received_at -
-                                                                             requests[i - 1].received_at));
+                                                                            requests[i - 1].received_at));
     return out;
 }
 
@@ -181,8 +180,10 @@ BOOST_AUTO_TEST_CASE(token_provider_is_called_per_attempt_and_sent_as_bearer)
     int connections = 0;
     test_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
         co_await c.async_accept();
-        if (++connections == 1) co_await c.async_close(1012, "restart");
-        else co_await c.async_echo();
+        if (++connections == 1)
+            co_await c.async_close(1012, "restart");
+        else
+            co_await c.async_echo();
     });
     int calls = 0;
     auto cfg = fast_config(server.url());
@@ -428,8 +429,10 @@ BOOST_AUTO_TEST_CASE(dead_link_is_detected_within_ping_interval_plus_pong_timeou
     int connections = 0;
     test_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
         co_await c.async_accept();
-        if (++connections == 1) co_await c.async_stay_silent(10s);  // half-open: pings unanswered
-        else co_await c.async_echo();
+        if (++connections == 1)
+            co_await c.async_stay_silent(10s);  // half-open: pings unanswered
+        else
+            co_await c.async_echo();
     });
     auto cfg = fast_config(server.url());
     cfg.ping_interval = 50ms;
@@ -476,8 +479,10 @@ BOOST_AUTO_TEST_CASE(sends_queued_while_disconnected_go_out_in_order_after_recon
     int connections = 0;
     test_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
         co_await c.async_accept();
-        if (++connections == 1) c.drop();
-        else co_await c.async_echo();
+        if (++connections == 1)
+            c.drop();
+        else
+            co_await c.async_echo();
     });
     event_log log(ioc.get_executor());
     auto cb = log.callbacks();
@@ -526,9 +531,8 @@ BOOST_AUTO_TEST_CASE(close_while_connecting_is_prompt_and_silent)
 {
     asio::io_context ioc;
     // The server reads the upgrade request and never answers it.
-    test_server server(ioc.get_executor(), [](server_connection& c) -> asio::awaitable<void> {
-        co_await c.async_stay_silent(10s);
-    });
+    test_server server(ioc.get_executor(),
+                       [](server_connection& c) -> asio::awaitable<void> { co_await c.async_stay_silent(10s); });
     auto cfg = fast_config(server.url());
     cfg.handshake_timeout = 10s;
     event_log log(ioc.get_executor());
@@ -732,9 +736,8 @@ BOOST_AUTO_TEST_CASE(async_receive_is_cancellable)
         asio::cancellation_signal signal;
         error_code result;
         bool done = false;
-        c.async_receive(asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, json::value) {
-            done = true, result = ec;
-        }));
+        c.async_receive(
+            asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, json::value) { done = true, result = ec; }));
         co_await pause(5ms);
         BOOST_TEST(!done);
         signal.emit(asio::cancellation_type::terminal);

@@ -83,8 +83,8 @@ BOOST_AUTO_TEST_CASE(control_request_wire_form_and_response_matching)
         BOOST_TEST(!ec);
         co_await server.async_wait_until([&] { return server.messages().size() == 1; });
         const json::value sent = json::parse(server.messages()[0]);
-        const json::value expected = json::parse(R"({"type":"control_request","request_id":")" + id +
-                                                 R"(","request":{"subtype":"interrupt"}})");
+        const json::value expected =
+            json::parse(R"({"type":"control_request","request_id":")" + id + R"(","request":{"subtype":"interrupt"}})");
         BOOST_TEST(sent == expected);
 
         auto [rec_ec, response] = co_await s.async_control_request(interrupt, use_tuple);

@@ -47,9 +47,18 @@ BOOST_AUTO_TEST_CASE(each_invalid_field_is_named)
         {"", [](cfg&) {}},
         {"url", [](cfg& c) { c.url.clear(); }},
         {"url", [](cfg& c) { c.url = "http://example.com"; }},
-        {"headers[0].name", [](cfg& c) { c.headers = {{"", "v"}}; }},
-        {"headers[1].name", [](cfg& c) { c.headers = {{"ok", "v"}, {"bad name", "v"}}; }},
-        {"headers[0].value", [](cfg& c) { c.headers = {{"X-A", "v\r\nInjected: 1"}}; }},
+        {"headers[0].name",
+         [](cfg& c) {
+             c.headers = {{"", "v"}};
+         }},
+        {"headers[1].name",
+         [](cfg& c) {
+             c.headers = {{"ok", "v"}, {"bad name", "v"}};
+         }},
+        {"headers[0].value",
+         [](cfg& c) {
+             c.headers = {{"X-A", "v\r\nInjected: 1"}};
+         }},
         {"user_agent", [](cfg& c) { c.user_agent = "a\nb"; }},
         {"connect_timeout", [](cfg& c) { c.connect_timeout = 0ms; }},
         {"handshake_timeout", [](cfg& c) { c.handshake_timeout = -1ms; }},
@@ -62,7 +71,10 @@ BOOST_AUTO_TEST_CASE(each_invalid_field_is_named)
         {"close_timeout", [](cfg& c) { c.close_timeout = 0ms; }},
     };
     for (const auto& r : rows) {
-        BOOST_TEST_CONTEXT("field " << r.field) { BOOST_TEST(rejected_field(r.mutate) == r.field); }
+        BOOST_TEST_CONTEXT("field " << r.field)
+        {
+            BOOST_TEST(rejected_field(r.mutate) == r.field);
+        }
     }
 }
 

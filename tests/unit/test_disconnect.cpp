@@ -96,8 +96,8 @@ BOOST_AUTO_TEST_CASE(descriptions_are_readable)
                "close 4001 (session not found)");
     BOOST_TEST(tether::describe(tether::http_status_disconnect(429, "3")) == "HTTP 429 on upgrade, Retry-After 3 s");
     BOOST_TEST(tether::describe({.kind = tether::disconnect_kind::user}) == "closed by the application");
-    BOOST_TEST(tether::describe(tether::error_disconnect(tether::disconnect_kind::connect,
-                                                         boost::asio::error::connection_refused))
+    BOOST_TEST(tether::describe(
+                   tether::error_disconnect(tether::disconnect_kind::connect, boost::asio::error::connection_refused))
                    .starts_with("connect: "));
 }
 

@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(request_ids_are_uuid4)
         const std::string id = tether::make_request_id();
         BOOST_REQUIRE_EQUAL(id.size(), 36u);
         BOOST_TEST(id[8] == '-');
-        BOOST_TEST(id[14] == '4');  // version 4
+        BOOST_TEST(id[14] == '4');                                                       // version 4
         BOOST_TEST((id[19] == '8' || id[19] == '9' || id[19] == 'a' || id[19] == 'b'));  // RFC 4122 variant
         seen.insert(id);
     }
@@ -68,7 +68,8 @@ BOOST_AUTO_TEST_CASE(control_response_matching)
     auto v = [](const char* s) { return boost::json::parse(s); };
     BOOST_TEST(tether::is_control_response_for(
         v(R"({"type":"control_response","response":{"subtype":"success","request_id":"a"}})"), "a"));
-    BOOST_TEST(!tether::is_control_response_for(v(R"({"type":"control_response","response":{"request_id":"b"}})"), "a"));
+    BOOST_TEST(
+        !tether::is_control_response_for(v(R"({"type":"control_response","response":{"request_id":"b"}})"), "a"));
     BOOST_TEST(!tether::is_control_response_for(v(R"({"type":"control_request","response":{"request_id":"a"}})"), "a"));
     BOOST_TEST(!tether::is_control_response_for(v(R"({"type":"control_response","request_id":"a"})"), "a"));
     BOOST_TEST(!tether::is_control_response_for(v(R"({"type":"control_response","response":{"request_id":1}})"), "a"));

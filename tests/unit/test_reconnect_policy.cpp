@@ -14,7 +14,10 @@ using tether::reconnect_history;
 
 namespace {
 
-disconnect close_with(std::uint16_t code) { return tether::close_frame_disconnect(code, ""); }
+disconnect close_with(std::uint16_t code)
+{
+    return tether::close_frame_disconnect(code, "");
+}
 disconnect http(unsigned status, std::string_view retry_after = {})
 {
     return tether::http_status_disconnect(status, retry_after);
@@ -51,7 +54,10 @@ BOOST_AUTO_TEST_CASE(permanent_failures_stop_at_once)
 {
     const tether::seed_policy p;
     for (const auto& d : {close_with(4003), http(401), http(403)}) {
-        BOOST_TEST_CONTEXT(tether::describe(d)) { BOOST_TEST((run(p, {d}) == decisions{std::nullopt})); }
+        BOOST_TEST_CONTEXT(tether::describe(d))
+        {
+            BOOST_TEST((run(p, {d}) == decisions{std::nullopt}));
+        }
     }
 }
 
@@ -186,7 +192,8 @@ BOOST_AUTO_TEST_CASE(invalid_presets_throw_naming_the_field)
     using P = tether::reconnect_policy;
     BOOST_TEST(message_of([] { P p = tether::seed_policy{.delay = 0ms}; }).starts_with("policy.delay"));
     BOOST_TEST(message_of([] { P p = tether::exponential_policy{.initial = -1ms}; }).starts_with("policy.initial"));
-    BOOST_TEST(message_of([] { P p = tether::exponential_policy{.multiplier = 0.5}; }).starts_with("policy.multiplier"));
+    BOOST_TEST(
+        message_of([] { P p = tether::exponential_policy{.multiplier = 0.5}; }).starts_with("policy.multiplier"));
     BOOST_TEST(message_of([] { P p = tether::exponential_policy{.jitter = 1.0}; }).starts_with("policy.jitter"));
     BOOST_TEST(message_of([] { P p = tether::exponential_policy{.max_delay = 10ms}; }).starts_with("policy.max_delay"));
 }

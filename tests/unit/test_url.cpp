@@ -21,7 +21,10 @@ BOOST_AUTO_TEST_CASE(parses_ws_and_wss)
         {"wss://host:443/p", {true, "host", "443", "/p", "host"}},
     };
     for (const auto& r : rows) {
-        BOOST_TEST_CONTEXT(r.in) { BOOST_TEST((tether::parse_ws_url(r.in) == r.out)); }
+        BOOST_TEST_CONTEXT(r.in)
+        {
+            BOOST_TEST((tether::parse_ws_url(r.in) == r.out));
+        }
     }
 }
 
@@ -90,7 +93,8 @@ BOOST_AUTO_TEST_CASE(sessions_url_names_the_missing_field)
 
 BOOST_AUTO_TEST_CASE(loopback_hosts)
 {
-    for (const char* h : {"localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]"}) BOOST_TEST(tether::is_loopback_host(h));
+    for (const char* h : {"localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]"})
+        BOOST_TEST(tether::is_loopback_host(h));
     for (const char* h : {"example.com", "10.0.0.1", "127.example.com", "::2", "localhost.example.com"})
         BOOST_TEST(!tether::is_loopback_host(h));
 }

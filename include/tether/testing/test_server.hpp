@@ -21,8 +21,8 @@ namespace tether::testing {
 
 /// One upgrade request as the server received it.
 struct upgrade_request {
-    std::string target;                               ///< path and query
-    std::vector<header> headers;                      ///< in arrival order
+    std::string target;           ///< path and query
+    std::vector<header> headers;  ///< in arrival order
     std::chrono::steady_clock::time_point received_at;
 
     /// The first header of that name (case-insensitive), or "" when absent.
