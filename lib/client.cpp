@@ -573,19 +573,24 @@ private:
         co_await asio::this_coro::throw_if_cancelled(false);
         const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
         asio::steady_timer timer(strand_);
-        const bool on = cfg_.ping_interval > milliseconds::zero();
+        if (cfg_.ping_interval == milliseconds::zero()) {  // off: idle until the group ends
+            timer.expires_at(clock_type::time_point::max());
+            co_await timer.async_wait(use_tuple);
+            co_return user_disconnect();
+        }
+        // Pings go out every ping_interval; each is checked pong_timeout after it was queued, so a
+        // dead link is found within ping_interval + pong_timeout of its last frame.
+        auto next_ping = clock_type::now() + cfg_.ping_interval;
         for (;;) {
-            if (on)
-                timer.expires_after(cfg_.ping_interval);
-            else
-                timer.expires_at(clock_type::time_point::max());
+            timer.expires_at(next_ping);
             co_await timer.async_wait(use_tuple);
             if (stopped(cs)) co_return user_disconnect();
+            const auto sent_at = clock_type::now();
+            next_ping = sent_at + cfg_.ping_interval;
             if (paused_) continue;  // not reading: silence proves nothing
 
-            // The pong deadline runs from the moment the ping is queued, even if the ping itself is
+            // The deadline runs from the moment the ping is queued, even if the ping itself is
             // stuck behind a write the peer no longer drains.
-            const auto sent_at = clock_type::now();
             timer.expires_at(sent_at + cfg_.pong_timeout);
             namespace ex = asio::experimental;
             auto [order, ping_ec, timer_ec] =
@@ -594,7 +599,7 @@ private:
             if (stopped(cs)) co_return user_disconnect();
             if (order[0] == 0) {
                 if (ping_ec) co_return error_disconnect(disconnect_kind::transport, ping_ec);
-                timer.expires_at(sent_at + cfg_.pong_timeout);
+                timer.expires_at(sent_at + cfg_.pong_timeout);  // the group cancelled the first wait
                 co_await timer.async_wait(use_tuple);
                 if (stopped(cs)) co_return user_disconnect();
             }

@@ -32,7 +32,6 @@ public:
         case error::connection_lost: return "the connection was lost while the message was in flight";
         case error::reconnect_gave_up: return "the reconnect policy gave up";
         case error::request_timeout: return "no matching response within the timeout";
-        case error::not_started: return "the client has not been started";
         }
         return "unknown tether error";
     }
@@ -84,8 +83,7 @@ bool is_permanent(const error_code& ec) noexcept
         switch (static_cast<error>(ec.value())) {
         case error::unauthorized:
         case error::client_closed:
-        case error::reconnect_gave_up:
-        case error::not_started: return true;
+        case error::reconnect_gave_up: return true;
         default: return false;
         }
     }

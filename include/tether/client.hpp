@@ -27,6 +27,7 @@ enum class client_state {
     closed,        ///< finished for good; no callback will run again
 };
 
+/// The name of a state, e.g. "reconnecting".
 std::string_view to_string(client_state s) noexcept;
 
 /// Counters since construction. Read from any thread.
@@ -60,6 +61,7 @@ public:
     client(const client&) = delete;
     client& operator=(const client&) = delete;
 
+    /// The executor the client was constructed with; handlers without an associated executor run on it.
     executor_type get_executor() const noexcept;
 
     /// Starts the supervisor (if not yet started) and completes when the client has finished:
@@ -142,11 +144,13 @@ public:
     /// `config.manual_reconnect_delay`, with every retry budget reset. Ignored unless running.
     void reconnect();
 
-    /// True while the link is up.
+    /// True while the link is up. Any thread; a snapshot that may change at once.
     bool is_connected() const noexcept;
 
+    /// The current state. Any thread; a snapshot.
     client_state state() const noexcept;
 
+    /// The counters so far. Any thread.
     client_stats stats() const noexcept;
 
 private:

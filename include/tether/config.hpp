@@ -91,6 +91,8 @@ struct reconnect_event {
 
 /// Callbacks for applications that prefer them to `async_receive`. All run on the client's
 /// strand, one at a time; none runs after `async_close` has completed or the client is destroyed.
+/// A callback must not block for long (it holds up the connection) and must not throw: an exception
+/// escapes from the `run()` of the client's execution context.
 struct client_callbacks {
     /// A JSON object with a string "type". When set, messages go here and not to `async_receive`.
     std::function<void(const boost::json::value&)> on_message;

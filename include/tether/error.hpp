@@ -27,9 +27,8 @@ enum class error {
     client_closed,      ///< the client was closed (or destroyed); the operation cannot complete.
     send_queue_full,    ///< `send_queue_capacity` messages are already waiting.
     connection_lost,    ///< the link died while this message was being written; it may be lost.
-    reconnect_gave_up,  ///< the reconnect policy stopped; `async_run` reports the last cause.
+    reconnect_gave_up,  ///< the policy stopped on a disconnect that carried no error of its own.
     request_timeout,    ///< no matching response arrived within the request's timeout.
-    not_started,        ///< the operation needs `async_run` or `async_connect` first.
 };
 
 /// Error conditions that say what recovery means, independent of the category.
