@@ -8,6 +8,7 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstdint>
@@ -45,7 +46,9 @@ struct client_stats {
 /// together, and when the link ends asks its reconnect policy whether and when to connect again.
 ///
 /// Every asynchronous operation takes any Asio completion token (`use_awaitable`, `deferred`,
-/// `use_future`, a callback). Handlers run on their associated executor, by default the client's.
+/// `use_future`, a callback); without one it returns a deferred operation, so `co_await
+/// c.async_connect();` works in a coroutine. Handlers run on their associated executor, by default
+/// the client's.
 /// All member functions are safe to call from any thread; the work happens on an internal strand.
 ///
 /// Destroying the client stops it as `async_close` would, without callbacks: operations still
@@ -67,7 +70,7 @@ public:
     /// Starts the supervisor (if not yet started) and completes when the client has finished:
     /// with no error after `async_close`, else with the error of the disconnect on which the
     /// policy stopped (e.g. `error::unauthorized`). Signature `void(error_code)`.
-    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    template <class CompletionToken = boost::asio::deferred_t>
     auto async_run(CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(
@@ -77,7 +80,7 @@ public:
     /// Starts the supervisor (if not yet started) and completes when the client is connected
     /// (at once if it already is), or with the final error if the policy stops first. Retries per
     /// the policy meanwhile, the first connect included. Cancellable (terminal). `void(error_code)`.
-    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    template <class CompletionToken = boost::asio::deferred_t>
     auto async_connect(CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(
@@ -88,7 +91,7 @@ public:
     /// `error::send_queue_full`, `error::connection_lost` (the link died while it was being
     /// written) or `error::client_closed`. While disconnected it waits in the queue, in order, and
     /// goes out after the reconnect. Signature `void(error_code)`.
-    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    template <class CompletionToken = boost::asio::deferred_t>
     auto async_send(std::string text, CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(
@@ -97,7 +100,7 @@ public:
     }
 
     /// Serialises `message` and queues it as `async_send(std::string)` does.
-    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    template <class CompletionToken = boost::asio::deferred_t>
     auto async_send(const boost::json::value& message, CompletionToken&& token = {})
     {
         return async_send(serialize(message), std::forward<CompletionToken>(token));
@@ -107,7 +110,7 @@ public:
     /// Buffered messages are still delivered after the client finished; then `error::client_closed`.
     /// Fails with `operation_not_supported` when an `on_message` callback is set. Cancellable
     /// (terminal). Signature `void(error_code, boost::json::value)`.
-    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    template <class CompletionToken = boost::asio::deferred_t>
     auto async_receive(CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code, boost::json::value)>(
@@ -118,7 +121,7 @@ public:
     /// true, which is then consumed (not delivered elsewhere). Fails with `error::request_timeout`
     /// after `timeout`, with `error::connection_lost` when the link drops after the message went
     /// out, or with the send's error. Signature `void(error_code, boost::json::value)`.
-    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    template <class CompletionToken = boost::asio::deferred_t>
     auto async_request(boost::json::value message, std::function<bool(const boost::json::value&)> match,
                        std::chrono::milliseconds timeout, CompletionToken&& token = {})
     {
@@ -133,7 +136,7 @@ public:
     /// Flushes queued sends (while connected), closes with 1000, stops reconnecting and completes
     /// when everything has stopped. After it completes no callback runs. Sends still queued when
     /// the link cannot flush them complete with `error::client_closed`. Signature `void(error_code)`.
-    template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    template <class CompletionToken = boost::asio::deferred_t>
     auto async_close(CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(

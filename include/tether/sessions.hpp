@@ -48,7 +48,7 @@ public:
 
     /// Sends `{"type":"control_request","request_id":<uuid4>,"request":request}` and completes
     /// when it was written, with the request id. Signature `void(error_code, std::string)`.
-    template <class CompletionToken = boost::asio::default_completion_token_t<client::executor_type>>
+    template <class CompletionToken = boost::asio::deferred_t>
     auto async_send_control_request(boost::json::value request, CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code, std::string)>(
@@ -61,7 +61,7 @@ public:
     /// Sends a control request and completes with the matching `control_response` message, or
     /// with `error::request_timeout` / `error::connection_lost` / the send's error.
     /// Signature `void(error_code, boost::json::value)`.
-    template <class CompletionToken = boost::asio::default_completion_token_t<client::executor_type>>
+    template <class CompletionToken = boost::asio::deferred_t>
     auto async_control_request(boost::json::value request, CompletionToken&& token = {})
     {
         std::string id = make_request_id();
@@ -72,7 +72,7 @@ public:
     }
 
     /// Sends `response` as given. Signature `void(error_code)`.
-    template <class CompletionToken = boost::asio::default_completion_token_t<client::executor_type>>
+    template <class CompletionToken = boost::asio::deferred_t>
     auto async_send_control_response(const boost::json::value& response, CompletionToken&& token = {})
     {
         return client_.async_send(response, std::forward<CompletionToken>(token));

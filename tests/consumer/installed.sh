@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# tether installed: `meson install --destdir` from a build directory into a temporary root, checks
+# what landed there, then compiles a program with `pkg-config --cflags --libs tether
+# tether-testing` against that copy alone (PKG_CONFIG_SYSROOT_DIR points the paths into the
+# temporary root), links it and runs it against tether's test server.
+# Usage: installed.sh BUILD_DIR PROGRAM.cpp
+set -u
+
+build=$(cd "${1:?usage: installed.sh BUILD_DIR PROGRAM.cpp}" && pwd)
+program=${2:?usage: installed.sh BUILD_DIR PROGRAM.cpp}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+passes=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; passes=$((passes + 1)); }
+finish() { echo "$passes passed, $failures failed"; [ "$failures" -eq 0 ]; exit; }
+
+root="$work/root"
+if meson install -C "$build" --destdir "$root" --no-rebuild > "$work/install.log" 2>&1; then
+    pass "meson install --destdir"
+else
+    cat "$work/install.log"
+    fail "meson install"
+    finish
+fi
+
+# Where this build installs to, as configured.
+read -r prefix includedir libdir < <(meson introspect "$build" --buildoptions | python3 -c '
+import json, os, sys
+o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
+p = o["prefix"]
+print(p, os.path.join(p, o["includedir"]), os.path.join(p, o["libdir"]))')
+
+missing=()
+for f in "$includedir/tether/tether.hpp" "$includedir/tether/testing/test_server.hpp" \
+         "$libdir/libtether.so" "$libdir/libtether_testing.so" \
+         "$libdir/pkgconfig/tether.pc" "$libdir/pkgconfig/tether-testing.pc"; do
+    [ -e "$root$f" ] || missing+=("$f")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    pass "headers, libraries and pkg-config files installed under $prefix"
+else
+    fail "not installed: ${missing[*]}"
+fi
+
+# Only the installed copy: no -I or -L into the source or build tree.
+export PKG_CONFIG_PATH="$root$libdir/pkgconfig"
+export PKG_CONFIG_SYSROOT_DIR="$root"
+if flags=$(pkg-config --cflags --libs tether tether-testing); then
+    pass "pkg-config: $flags"
+else
+    fail "pkg-config --cflags --libs tether tether-testing"
+    finish
+fi
+for define in BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION BOOST_ASIO_NO_DEPRECATED; do
+    [[ " $flags " == *" -D$define "* ]] || fail "pkg-config does not pass -D$define"
+done
+[[ $flags == *"$build"* ]] && fail "pkg-config points into the build directory"
+
+# shellcheck disable=SC2086  # the flags are meant to split
+if ${CXX:-c++} -std=c++20 -Wall -Wextra -Wpedantic -Werror -o "$work/consumer" "$program" $flags \
+    > "$work/compile.log" 2>&1; then
+    pass "compiled and linked against the installed tether"
+else
+    tail -n 60 "$work/compile.log"
+    fail "compiling against the installed tether"
+    finish
+fi
+
+if out=$(LD_LIBRARY_PATH="$root$libdir" timeout 60 "$work/consumer" 2>&1); then
+    pass "the consumer runs: $out"
+else
+    fail "the consumer failed: $out"
+fi
+# It must have loaded the installed libraries, not some other copy.
+if LD_LIBRARY_PATH="$root$libdir" ldd "$work/consumer" | grep -q "libtether.so.* => $root$libdir/"; then
+    pass "it loads libtether from the installed copy"
+else
+    fail "libtether resolved elsewhere: $(LD_LIBRARY_PATH="$root$libdir" ldd "$work/consumer" | grep tether)"
+fi
+finish

@@ -1,0 +1,67 @@
+// An interop peer on Node's `ws` (npm package ws@8). Usage: node peer.mjs MODULES_DIR, where
+// MODULES_DIR/node_modules/ws is the installed package (run.sh installs it into the build tree).
+// It behaves exactly as peer.py (Python websockets) does, by URL path (segments after those shown
+// are free, so that callers can tell their connections apart, e.g. /echo/lib and /echo/cat):
+//   /echo...         reports and echoes every text message
+//   /push/N...       sends N messages {"type":"push","i":1..N}, then behaves as /echo
+//   /close/CODE...   closes with CODE ("bye") right after the upgrade
+// It binds 127.0.0.1 port 0, prints the port, then one compact JSON line per event:
+//   {"ev":"open","path":P,"auth":A,"custom":X,"ua":U}      upgrade headers (null when absent)
+//   {"ev":"recv","path":P,"msg":M}                        a text message, as received
+//   {"ev":"ping","path":P,"n":K}                          the K-th ping of this connection, answered
+//   {"ev":"end","path":P,"count":C,"pings":K,"code":X}    the connection ended; X = the client's close code
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const modulesDir = process.argv[2];
+if (!modulesDir) {
+    console.error('usage: node peer.mjs MODULES_DIR');
+    process.exit(2);
+}
+const require = createRequire(path.join(path.resolve(modulesDir), 'package.json'));
+const { WebSocketServer } = require('ws');
+
+// Writes to a pipe are synchronous on Linux, so each line leaves at once and in order.
+const report = (event) => console.log(JSON.stringify(event));
+
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+wss.on('listening', () => console.log(String(wss.address().port)));
+wss.on('error', (err) => {
+    console.error(`peer: ${err.message}`);
+    process.exit(1);
+});
+
+wss.on('connection', (ws, req) => {
+    const p = req.url;
+    const parts = p.split('?')[0].split('/');
+    report({
+        ev: 'open',
+        path: p,
+        auth: req.headers['authorization'] ?? null,
+        custom: req.headers['x-interop'] ?? null,
+        ua: req.headers['user-agent'] ?? null,
+    });
+    let count = 0;
+    let pings = 0;
+    // ws answers pings by itself (autoPong); the event tells us one arrived.
+    ws.on('ping', () => {
+        pings += 1;
+        report({ ev: 'ping', path: p, n: pings });
+    });
+    ws.on('message', (data, isBinary) => {
+        if (isBinary) return;
+        const msg = data.toString('utf8');
+        count += 1;
+        report({ ev: 'recv', path: p, msg });
+        ws.send(msg);
+    });
+    ws.on('close', (code) => report({ ev: 'end', path: p, count, pings, code }));
+    ws.on('error', () => {});  // a broken link still ends with 'close'
+
+    if (parts[1] === 'close') {
+        ws.close(Number(parts[2]), 'bye');
+    } else if (parts[1] === 'push') {
+        const n = Number(parts[2]);
+        for (let i = 1; i <= n; i += 1) ws.send(JSON.stringify({ type: 'push', i }));
+    }
+});

@@ -1,0 +1,73 @@
+# An interop peer on Python's `websockets` (Debian's python3-websockets, its legacy asyncio API).
+# It behaves exactly as peer.mjs (Node `ws`) does, by URL path (segments after those shown are
+# free, so that callers can tell their connections apart, e.g. /echo/lib and /echo/cat):
+#   /echo...         reports and echoes every text message
+#   /push/N...       sends N messages {"type":"push","i":1..N}, then behaves as /echo
+#   /close/CODE...   closes with CODE ("bye") right after the upgrade
+# It binds 127.0.0.1 port 0, prints the port, then one compact JSON line per event:
+#   {"ev":"open","path":P,"auth":A,"custom":X,"ua":U}      upgrade headers (null when absent)
+#   {"ev":"recv","path":P,"msg":M}                        a text message, as received
+#   {"ev":"ping","path":P,"n":K}                          the K-th ping of this connection, answered
+#   {"ev":"end","path":P,"count":C,"pings":K,"code":X}    the connection ended; X = the client's close code
+import asyncio
+import json
+import sys
+
+from websockets.exceptions import ConnectionClosed
+from websockets.legacy.server import WebSocketServerProtocol, serve
+
+sys.stdout.reconfigure(encoding="utf-8")
+
+
+def report(**event):
+    print(json.dumps(event, separators=(",", ":"), ensure_ascii=False), flush=True)
+
+
+def segments(path):
+    return path.split("?")[0].split("/")
+
+
+class Protocol(WebSocketServerProtocol):
+    answered = 0  # not `pings`: the base class keeps its own pings in flight under that name
+
+    async def pong(self, data=b""):
+        # The legacy protocol answers every ping by calling pong(); count them on the way.
+        await super().pong(data)
+        self.answered += 1
+        report(ev="ping", path=self.path, n=self.answered)
+
+
+async def process_request(path, headers):
+    report(ev="open", path=path, auth=headers.get("Authorization"), custom=headers.get("X-Interop"),
+           ua=headers.get("User-Agent"))
+    return None
+
+
+async def handler(ws, path):
+    parts = segments(path)
+    count = 0
+    try:
+        if parts[1] == "close":
+            await ws.close(int(parts[2]), "bye")
+        else:
+            if parts[1] == "push":
+                for i in range(1, int(parts[2]) + 1):
+                    await ws.send(json.dumps({"type": "push", "i": i}, separators=(",", ":")))
+            async for msg in ws:
+                count += 1
+                report(ev="recv", path=path, msg=msg)
+                await ws.send(msg)
+    except ConnectionClosed:
+        pass
+    await ws.wait_closed()
+    report(ev="end", path=path, count=count, pings=ws.answered, code=ws.close_code)
+
+
+async def main():
+    async with serve(handler, "127.0.0.1", 0, process_request=process_request, create_protocol=Protocol,
+                     ping_interval=None) as server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.Future()
+
+
+asyncio.run(main())

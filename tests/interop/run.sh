@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# Interop checks of tether against a peer no one here wrote, on 127.0.0.1:
+#   node     Node's `ws` (npm ws@8, installed on first use into node-ws/ next to INTEROP_CLIENT,
+#            or into $TETHER_INTEROP_NODE_DIR, and reused afterwards); peer.mjs
+#   python   Python's `websockets` (Debian's python3-websockets); peer.py
+# Usage: run.sh node|python TETHER_CAT|none INTEROP_CLIENT
+# The library is driven by INTEROP_CLIENT (one scenario per run, its own checks printed indented),
+# the CLI by TETHER_CAT ('none' skips those checks). The peer reports what it sees as JSON lines on
+# a pipe; the checks block on that pipe and on the programs' exits, each bounded, never on sleeps.
+# The last line is "N passed, M failed". Exits 77 (skipped) when the peer cannot run here.
+set -u
+
+usage="usage: run.sh node|python TETHER_CAT|none INTEROP_CLIENT"
+peer=${1:?$usage}
+cat_bin=${2:?$usage}
+client_bin=${3:?$usage}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+skip() {
+    echo "SKIPPED: interop-$peer: $*"
+    exit 77
+}
+
+case $peer in
+node)
+    command -v node > /dev/null || skip "node is not installed"
+    command -v npm > /dev/null || skip "npm is not installed"
+    modules=${TETHER_INTEROP_NODE_DIR:-$(cd "$(dirname "$client_bin")" && pwd)/node-ws}
+    mkdir -p "$modules" || skip "cannot create $modules"
+    ws_version() { node -p 'require(process.argv[1] + "/node_modules/ws/package.json").version' "$modules" 2> /dev/null; }
+    # One installer at a time (interop-node may run concurrently with itself under --repeat).
+    (
+        if command -v flock > /dev/null; then flock -w 150 9 || exit 1; fi
+        [[ $(ws_version) == 8.* ]] && exit 0
+        echo "installing ws@8 into $modules"
+        timeout 150 npm install --prefix "$modules" ws@8 --no-audit --no-fund --loglevel=error
+    ) 9> "$modules/.lock" || skip "npm install ws@8 into $modules failed"
+    ws=$(ws_version)
+    [[ $ws == 8.* ]] || skip "ws@8 is not usable from $modules (found '$ws')"
+    peer_cmd=(node "$here/peer.mjs" "$modules")
+    peer_name="Node $(node --version) with ws $ws"
+    ;;
+python)
+    python=
+    for candidate in "${PYTHON:-python3}" python3 /usr/bin/python3; do
+        if "$candidate" -c 'import websockets.legacy.server' 2> /dev/null; then
+            python=$candidate
+            break
+        fi
+    done
+    [ -n "$python" ] || skip "no python3 can import websockets (Debian: python3-websockets)"
+    peer_cmd=("$python" -u "$here/peer.py")
+    peer_name="Python $("$python" -c 'import sys, websockets; print(sys.version.split()[0], "with websockets", websockets.__version__)')"
+    ;;
+*)
+    echo "$usage" >&2
+    exit 2
+    ;;
+esac
+[ -x "$client_bin" ] || { echo "FAIL: $client_bin is not executable"; echo "0 passed, 1 failed"; exit 1; }
+
+work=$(mktemp -d)
+peer_pid=
+cat_pid=
+cleanup() {
+    [ -n "$cat_pid" ] && kill "$cat_pid" 2> /dev/null
+    [ -n "$peer_pid" ] && kill "$peer_pid" 2> /dev/null && wait "$peer_pid" 2> /dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+failures=0
+passes=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; passes=$((passes + 1)); }
+check() { # CONDITION-STATUS DESCRIPTION: "check $? what" after a test command
+    if [ "$1" -eq 0 ]; then pass "$2"; else fail "$2"; fi
+}
+
+# --- the peer ----------------------------------------------------------------------------------
+mkfifo "$work/peer_out"
+"${peer_cmd[@]}" > "$work/peer_out" 2> "$work/peer_err" &
+peer_pid=$!
+exec 7< "$work/peer_out"
+if ! read -r -t 15 -u 7 port || ! [[ $port =~ ^[0-9]+$ ]]; then
+    echo "FAIL: the $peer peer did not start: $(cat "$work/peer_err")"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+echo "peer: $peer_name on 127.0.0.1:$port"
+base=ws://127.0.0.1:$port
+
+# Reads the peer's events until one contains $1 ($2 times, default once). The lines read are kept
+# in $seen for further checks, and all of them in $work/events for the tally at the end.
+seen=
+peer_until() {
+    local line want=${2:-1} n=0
+    seen=
+    while read -r -t 5 -u 7 line; do
+        seen+=$line$'\n'
+        printf '%s\n' "$line" >> "$work/events"
+        [[ $line == *"$1"* ]] && n=$((n + 1))
+        [ "$n" -ge "$want" ] && return 0
+    done
+    fail "the peer reported '$1' $n times, expected $want; peer stderr: $(cat "$work/peer_err")"
+    return 1
+}
+count_in() { grep -cF -- "$1" <<< "$2"; } # PATTERN TEXT: lines of TEXT containing PATTERN
+
+# --- the library: interop_client, one scenario per run --------------------------------------------
+lib() { # NAME URL SCENARIO [N]
+    local name=$1
+    shift
+    timeout 40 "$client_bin" "$@" > "$work/client_out" 2>&1
+    local rc=$?
+    sed 's/^/    | /' "$work/client_out"
+    [ "$rc" -eq 0 ] && pass "library: $name" || fail "library: $name: interop_client exited $rc"
+}
+
+lib "close 4003 stops at once with unauthorized" "$base/close/4003/lib" 4003
+peer_until '"ev":"end","path":"/close/4003/lib"'
+
+lib "close 4001 is retried 3 times, then session_not_found" "$base/close/4001/lib" 4001
+peer_until '"ev":"end","path":"/close/4001/lib"' 4
+n=$(count_in '"ev":"open","path":"/close/4001/lib","auth":"Bearer interop-token"' "$seen")
+[ "$n" -eq 4 ] && pass "library: the peer saw 4 attempts at /close/4001, each with a bearer token" ||
+    fail "library: $n attempts with a token at /close/4001, expected 4: $seen"
+
+lib "headers, 5 messages echoed in order, heartbeat (20 ms) up for 0.5 s, close" "$base/echo/lib" echo 5
+peer_until '"ev":"end","path":"/echo/lib"'
+[[ $seen == *'"ev":"open","path":"/echo/lib","auth":"Bearer interop-token","custom":"library","ua":"tether/0.1"'* ]]
+check $? "library: the peer saw Authorization: Bearer interop-token, X-Interop: library, User-Agent: tether/0.1"
+order=$(grep -F '"ev":"recv","path":"/echo/lib"' <<< "$seen" | grep -o '\\"i\\":[0-9]*' | tr -dc '0-9\n' | paste -sd ' ')
+[ "$order" = "1 2 3 4 5" ] && pass "library: the peer received messages 1..5 in order" ||
+    fail "library: the peer received messages '$order', expected '1 2 3 4 5'"
+if [[ $seen =~ \"ev\":\"end\",\"path\":\"/echo/lib\",\"count\":5,\"pings\":([0-9]+),\"code\":1000 ]] &&
+    [ "${BASH_REMATCH[1]}" -ge 3 ]; then
+    pass "library: the peer answered ${BASH_REMATCH[1]} pings and saw close 1000"
+else
+    fail "library: expected >= 3 pings answered and close 1000: $(grep -F '"ev":"end"' <<< "$seen")"
+fi
+
+lib "receives 5 pushed messages in order, then an echo" "$base/push/5/lib" push 5
+peer_until '"ev":"end","path":"/push/5/lib"'
+[[ $seen == *'"ev":"end","path":"/push/5/lib","count":1,'*'"code":1000'* ]]
+check $? "library: the peer saw one message after its pushes, then close 1000"
+
+# --- the CLI: tether-cat ---------------------------------------------------------------------------
+cat_events() { grep -F "\"event\":\"$1\"" < "$work/err"; }
+if [ "$cat_bin" = none ]; then
+    echo "note: tether-cat was not built (-Dtools=false); its interop checks are not run"
+else
+    # tether-cat's stdin stays open (a FIFO nobody writes) while the policy decides.
+    mkfifo "$work/hold"
+    exec 5<> "$work/hold"
+
+    timeout 10 "$cat_bin" --token-command 'echo cat-token' "$base/close/4003/cat" < "$work/hold" > /dev/null 2> "$work/err"
+    rc=$?
+    [ "$rc" -eq 4 ] && pass "tether-cat: close 4003 exits 4" || fail "tether-cat: close 4003: exit $rc, expected 4: $(cat "$work/err")"
+    [ -z "$(cat_events reconnecting)" ] && [[ $(cat_events closed) == *'"code":4003'* ]]
+    check $? "tether-cat: close 4003 is not retried and is reported closed with 4003"
+    peer_until '"ev":"end","path":"/close/4003/cat"'
+
+    timeout 10 "$cat_bin" --token-command 'echo cat-token' --reconnect-delay 10 "$base/close/4001/cat" \
+        < "$work/hold" > /dev/null 2> "$work/err"
+    rc=$?
+    [ "$rc" -eq 3 ] && pass "tether-cat: close 4001 gives up with exit 3" || fail "tether-cat: close 4001: exit $rc, expected 3: $(cat "$work/err")"
+    retries=$(cat_events reconnecting | grep -F '"code":4001' | grep -o '"attempt":[0-9]*,"delay_ms":[0-9]*' | paste -sd ' ')
+    [ "$retries" = '"attempt":2,"delay_ms":10 "attempt":3,"delay_ms":20 "attempt":4,"delay_ms":30' ] &&
+        pass "tether-cat: 3 reconnecting events on close 4001, after 10, 20, 30 ms (2 s x n scaled)" ||
+        fail "tether-cat: reconnecting events: '$retries'; stderr: $(cat "$work/err")"
+    peer_until '"ev":"end","path":"/close/4001/cat"' 4
+    n=$(count_in '"ev":"open","path":"/close/4001/cat","auth":"Bearer cat-token"' "$seen")
+    [ "$n" -eq 4 ] && pass "tether-cat: the peer saw 4 attempts at /close/4001, each with a bearer token" ||
+        fail "tether-cat: $n attempts with a token at /close/4001, expected 4: $seen"
+    exec 5<&-
+
+    # An interactive run: stdin and stdout are FIFOs the checks write and read, a line at a time.
+    start_cat() {
+        rm -f "$work/in" "$work/out_pipe"
+        mkfifo "$work/in" "$work/out_pipe"
+        timeout 20 "$cat_bin" "$@" < "$work/in" > "$work/out_pipe" 2> "$work/err" &
+        cat_pid=$!
+        exec 3> "$work/in" 4< "$work/out_pipe"
+    }
+    reply=
+    cat_reads() { read -r -t 5 -u 4 reply || reply="(nothing within 5 s)"; }
+    stop_cat() { # closes stdin, waits for the exit: tether-cat flushes, closes with 1000, exits 0
+        exec 3>&-
+        wait "$cat_pid"
+        rc=$?
+        cat_pid=
+        exec 4<&-
+        [ "$rc" -eq 0 ] && pass "tether-cat: $1: end of input closes, exit 0" || fail "tether-cat: $1: exit $rc: $(cat "$work/err")"
+    }
+
+    start_cat "$base/push/3/cat"
+    got=
+    for i in 1 2 3; do
+        cat_reads
+        got+="$reply "
+    done
+    [ "$got" = '{"type":"push","i":1} {"type":"push","i":2} {"type":"push","i":3} ' ] &&
+        pass "tether-cat: prints the peer's 3 pushed messages in order" || fail "tether-cat: pushed messages: $got"
+    echo '{"type":"after-push"}' >&3
+    cat_reads
+    [ "$reply" = '{"type":"after-push"}' ] && pass "tether-cat: a line after the pushes is echoed" || fail "tether-cat: echo after push: '$reply'"
+    stop_cat "push"
+    peer_until '"ev":"end","path":"/push/3/cat"'
+    [[ $seen == *'"ev":"end","path":"/push/3/cat","count":1,'*'"code":1000'* ]]
+    check $? "tether-cat: the peer saw one message after its pushes, then close 1000"
+
+    start_cat --token-command 'echo " cat-token "' --header 'X-Interop: cat' --ping-interval 20 --pong-timeout 100 "$base/echo/cat"
+    peer_until '"ev":"open","path":"/echo/cat"'
+    [[ $seen == *'"ev":"open","path":"/echo/cat","auth":"Bearer cat-token","custom":"cat","ua":"tether/0.1"'* ]]
+    check $? "tether-cat: the peer saw Authorization: Bearer cat-token and X-Interop: cat"
+    echo '{"type":"interop","text":"café \"q\" \\","n":1}' >&3
+    cat_reads
+    [ "$reply" = '{"type":"interop","text":"café \"q\" \\","n":1}' ] && pass "tether-cat: a message round-trips" ||
+        fail "tether-cat: round trip: '$reply'"
+    peer_until '"ev":"recv","path":"/echo/cat"'
+    [[ $seen == *'"msg":"{\"type\":\"interop\",\"text\":\"café \\\"q\\\" \\\\\",\"n\":1}"'* ]]
+    check $? "tether-cat: the peer received the line byte for byte"
+    echo '{"type":"second","n":2}' >&3
+    cat_reads
+    [ "$reply" = '{"type":"second","n":2}' ] && pass "tether-cat: a second message round-trips" ||
+        fail "tether-cat: second round trip: '$reply'"
+    # tether pings 20 ms after the previous pong deadline (100 ms), so 8 pings on this one
+    # connection take about 1 s, each answered within the deadline or the link would be replaced.
+    if peer_until '"ev":"ping","path":"/echo/cat","n":8}'; then
+        pass "tether-cat: the peer answered 8 heartbeat pings (20 ms + 100 ms deadline) on one connection"
+    fi
+    stop_cat "heartbeat"
+    peer_until '"ev":"end","path":"/echo/cat"'
+    [[ $seen == *'"ev":"end","path":"/echo/cat","count":2,'*'"code":1000'* ]]
+    check $? "tether-cat: the peer saw 2 messages, then close 1000"
+    [ "$(cat_events connected | wc -l)" -eq 1 ] && [ -z "$(cat_events reconnecting)" ] &&
+        ! grep -qi heartbeat "$work/err"
+    check $? "tether-cat: one connection throughout, no reconnect, no heartbeat timeout"
+fi
+
+# --- the tally: every client has exited and the peer reported each connection's end, so the log
+# holds every connection made; a retry that should not have happened would show here. ------------
+tally=$(grep -o '"ev":"open","path":"[^"]*"' "$work/events" | sed 's/.*"path":"//; s/"$//' | LC_ALL=C sort | uniq -c |
+    awk '{ printf "%s%s=%s", sep, $2, $1; sep = " " }')
+expected="/close/4001/lib=4 /close/4003/lib=1 /echo/lib=1 /push/5/lib=1"
+[ "$cat_bin" = none ] ||
+    expected="/close/4001/cat=4 /close/4001/lib=4 /close/4003/cat=1 /close/4003/lib=1 /echo/cat=1 /echo/lib=1 /push/3/cat=1 /push/5/lib=1"
+[ "$tally" = "$expected" ] && pass "connections per path as expected: $tally" ||
+    fail "connections per path: $tally; expected $expected"
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
