@@ -46,8 +46,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto heartbeat_interval = 20ms;
 constexpr auto heartbeat_deadline = 100ms;  // a ping goes out every interval + deadline: ~4 in the watch
 constexpr auto heartbeat_watch = 500ms;
-constexpr auto retry_delay = 10ms;           // the seed policy's 2 s, scaled down
-constexpr auto scenario_limit = 30s;         // hard bound on one run
+constexpr auto retry_delay = 10ms;    // the seed policy's 2 s, scaled down
+constexpr auto scenario_limit = 30s;  // hard bound on one run
 
 const char* const token = "interop-token";
 
@@ -122,9 +122,9 @@ asio::awaitable<std::optional<json::value>> receive(tether::client& c, checks& c
 asio::awaitable<bool> connect(tether::client& c, recorder& r, checks& check)
 {
     auto [ec] = co_await c.async_connect(use_tuple);
-    const bool ok = check(!ec, "connects with a bearer token and a custom header (" +
-                                   (ec ? ec.message() + "; errors: " + describe_errors(r) : std::string("connected")) +
-                                   ")");
+    const bool ok =
+        check(!ec, "connects with a bearer token and a custom header (" +
+                       (ec ? ec.message() + "; errors: " + describe_errors(r) : std::string("connected")) + ")");
     co_return ok;
 }
 
@@ -158,8 +158,8 @@ asio::awaitable<void> scenario_echo(tether::client& c, recorder& r, checks& chec
         if (!got) co_return;
         if (*got != sent[i]) {
             in_order = false;
-            mismatch = "echo " + std::to_string(i + 1) + " is " + json::serialize(*got) + ", sent " +
-                       json::serialize(sent[i]);
+            mismatch =
+                "echo " + std::to_string(i + 1) + " is " + json::serialize(*got) + ", sent " + json::serialize(sent[i]);
             break;
         }
     }
@@ -222,8 +222,8 @@ asio::awaitable<void> scenario_close(tether::client& c, recorder& r, checks& che
     check(tether::is_permanent(ec) == !retried, std::string("the error is ") + (retried ? "transient" : "permanent"));
 
     const unsigned retries = retried ? 3 : 0;
-    check(r.reconnecting.size() == retries, std::to_string(retries) + " retries (" +
-                                                std::to_string(r.reconnecting.size()) + " reconnecting events)");
+    check(r.reconnecting.size() == retries,
+          std::to_string(retries) + " retries (" + std::to_string(r.reconnecting.size()) + " reconnecting events)");
     bool as_policy = r.reconnecting.size() == retries;
     for (std::size_t k = 0; as_policy && k < r.reconnecting.size(); ++k) {
         const auto& e = r.reconnecting[k];

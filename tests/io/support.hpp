@@ -17,6 +17,7 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,29 @@ inline asio::awaitable<void> pause(std::chrono::milliseconds d)
     asio::steady_timer t(co_await asio::this_coro::executor, d);
     co_await t.async_wait(use_tuple);
 }
+
+/// A scripted server, and a client against it whose callbacks go to `log`: the common shape of
+/// the tests that run a client until its policy stops.
+struct scenario {
+    asio::io_context ioc;
+    testing::test_server server;
+    event_log log{ioc.get_executor()};
+    std::optional<client> c;
+
+    explicit scenario(testing::test_server::handler h) : server(ioc.get_executor(), std::move(h)) {}
+
+    /// Runs a client made from `cfg` until `async_run` completes, and returns its result.
+    error_code run_until_finished(client_config cfg)
+    {
+        c.emplace(ioc.get_executor(), std::move(cfg), log.callbacks());
+        error_code result;
+        run(ioc, [&]() -> asio::awaitable<void> {
+            auto [ec] = co_await c->async_run(use_tuple);
+            result = ec;
+        });
+        return result;
+    }
+};
 
 /// A configuration for tests: fast intervals, a seed policy with a small delay.
 inline client_config fast_config(std::string url, std::chrono::milliseconds delay = 10ms)

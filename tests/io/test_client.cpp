@@ -264,20 +264,15 @@ BOOST_AUTO_TEST_CASE(a_hanging_async_token_provider_is_bounded_and_closable)
 
 BOOST_AUTO_TEST_CASE(close_4003_stops_without_retry)
 {
-    asio::io_context ioc;
-    test_server server(ioc.get_executor(), close_after_accept(4003));
-    event_log log(ioc.get_executor());
-    client c(ioc.get_executor(), fast_config(server.url()), log.callbacks());
-    run(ioc, [&]() -> asio::awaitable<void> {
-        auto [ec] = co_await c.async_run(use_tuple);
-        BOOST_TEST((ec == error::unauthorized));
-        BOOST_TEST((ec == tether::condition::permanent));
-    });
-    BOOST_TEST(server.requests().size() == 1u);
-    BOOST_TEST(log.count("reconnecting") == 0u);
-    BOOST_REQUIRE(log.count("close") == 1u);
-    BOOST_TEST(log.all("close")[0].reason.close_code == 4003);
-    BOOST_TEST((c.state() == tether::client_state::closed));
+    scenario s(close_after_accept(4003));
+    const auto ec = s.run_until_finished(fast_config(s.server.url()));
+    BOOST_TEST((ec == error::unauthorized));
+    BOOST_TEST((ec == tether::condition::permanent));
+    BOOST_TEST(s.server.requests().size() == 1u);
+    BOOST_TEST(s.log.count("reconnecting") == 0u);
+    BOOST_REQUIRE(s.log.count("close") == 1u);
+    BOOST_TEST(s.log.all("close")[0].reason.close_code == 4003);
+    BOOST_TEST((s.c->state() == tether::client_state::closed));
 }
 
 BOOST_AUTO_TEST_CASE(http_401_and_403_stop_without_retry)
@@ -303,16 +298,10 @@ BOOST_AUTO_TEST_CASE(http_401_and_403_stop_without_retry)
 
 BOOST_AUTO_TEST_CASE(close_4001_is_retried_three_times_on_the_two_times_n_schedule)
 {
-    asio::io_context ioc;
-    test_server server(ioc.get_executor(), close_after_accept(4001));
-    event_log log(ioc.get_executor());
+    scenario s(close_after_accept(4001));
     const auto base = 50ms;
-    client c(ioc.get_executor(), fast_config(server.url(), base), log.callbacks());
-    run(ioc, [&]() -> asio::awaitable<void> {
-        auto [ec] = co_await c.async_run(use_tuple);
-        BOOST_TEST((ec == error::session_not_found));
-    });
-    const auto retries = log.all("reconnecting");
+    BOOST_TEST((s.run_until_finished(fast_config(s.server.url(), base)) == error::session_not_found));
+    const auto retries = s.log.all("reconnecting");
     BOOST_REQUIRE(retries.size() == 3u);
     for (unsigned n = 1; n <= 3; ++n) {
         BOOST_TEST(retries[n - 1].attempt == n + 1);
@@ -321,23 +310,18 @@ BOOST_AUTO_TEST_CASE(close_4001_is_retried_three_times_on_the_two_times_n_schedu
     }
     // The server saw 1 + 3 attempts, each at least the policy's delay after the previous one,
     // and the waits grew: the third (3 x base) is longer than the first (1 x base).
-    const auto g = gaps(server.requests());
+    const auto g = gaps(s.server.requests());
     BOOST_REQUIRE(g.size() == 3u);
     for (unsigned n = 1; n <= 3; ++n) BOOST_TEST(g[n - 1].count() >= (base * n).count());
     BOOST_TEST((g[2] > g[0]));
-    BOOST_TEST(log.count("close") == 1u);
+    BOOST_TEST(s.log.count("close") == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(http_404_counts_as_session_not_found)
 {
-    asio::io_context ioc;
-    test_server server(ioc.get_executor(), reject_with(404));
-    client c(ioc.get_executor(), fast_config(server.url(), 5ms));
-    run(ioc, [&]() -> asio::awaitable<void> {
-        auto [ec] = co_await c.async_run(use_tuple);
-        BOOST_TEST((ec == error::session_not_found));
-    });
-    BOOST_TEST(server.requests().size() == 4u);
+    scenario s(reject_with(404));
+    BOOST_TEST((s.run_until_finished(fast_config(s.server.url(), 5ms)) == error::session_not_found));
+    BOOST_TEST(s.server.requests().size() == 4u);
 }
 
 BOOST_AUTO_TEST_CASE(ordinary_failures_get_five_retries_the_first_connect_included)
@@ -378,17 +362,11 @@ BOOST_AUTO_TEST_CASE(budget_is_not_reset_by_a_connection_that_merely_opened)
 {
     // The original reset its counter on every open, so a server that accepts and drops at once
     // made it reconnect forever. Here opening alone proves nothing: the budget runs out.
-    asio::io_context ioc;
-    test_server server(ioc.get_executor(), close_after_accept(1011));
-    event_log log(ioc.get_executor());
-    client c(ioc.get_executor(), fast_config(server.url(), 5ms), log.callbacks());
-    run(ioc, [&]() -> asio::awaitable<void> {
-        auto [ec] = co_await c.async_run(use_tuple);
-        BOOST_TEST((ec == error::closed_by_peer));
-    });
-    BOOST_TEST(server.requests().size() == 6u);
-    BOOST_TEST(log.count("connected") == 6u);
-    const auto connected = log.all("connected");
+    scenario s(close_after_accept(1011));
+    BOOST_TEST((s.run_until_finished(fast_config(s.server.url(), 5ms)) == error::closed_by_peer));
+    BOOST_TEST(s.server.requests().size() == 6u);
+    BOOST_TEST(s.log.count("connected") == 6u);
+    const auto connected = s.log.all("connected");
     for (unsigned i = 0; i < connected.size(); ++i) BOOST_TEST(connected[i].attempt == i + 1);
 }
 

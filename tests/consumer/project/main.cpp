@@ -1,8 +1,8 @@
 // A small program as a user of tether would write it: a co_await client against tether's test
 // server, which is scripted to turn the first attempt away with HTTP 503 and echo afterwards.
 // It is built both against tether as a Meson subproject and against an installed tether.
-#include <tether/tether.hpp>
 #include <tether/testing/test_server.hpp>
+#include <tether/tether.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
