@@ -251,9 +251,29 @@ private:
         });
     }
 
+    // Runs the loop; if anything in it throws (a callback, a policy, a bug), the client still
+    // finishes, so that no waiter hangs and close completes, and then the exception surfaces.
     asio::awaitable<void> supervise()
     {
         auto self = shared_from_this();  // the client may be destroyed while we run
+        std::exception_ptr failure;
+        try {
+            co_await supervise_loop();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (!failure) co_return;
+        if (!finished_) {
+            silenced_ = true;  // the application's code may be what threw: call none of it again
+            finish({.kind = disconnect_kind::transport,
+                    .error = make_error_code(boost::system::errc::state_not_recoverable),
+                    .reason = "internal error"});
+        }
+        std::rethrow_exception(failure);
+    }
+
+    asio::awaitable<void> supervise_loop()
+    {
         std::mt19937_64 rng(std::random_device{}());
         std::uniform_real_distribution<double> uniform(0.0, 1.0);
         reconnect_history history;
@@ -447,7 +467,8 @@ private:
             if (ec == beast::error::timeout) co_return timed_out(disconnect_kind::connect);
             co_return error_disconnect(disconnect_kind::connect, ec);
         }
-        tcp_layer.socket().set_option(tcp::no_delay(true));
+        error_code ignored;  // best effort; a socket aborted meanwhile fails the next step instead
+        tcp_layer.socket().set_option(tcp::no_delay(true), ignored);
 
         if constexpr (!std::is_same_v<typename Stream::next_layer_type, beast::tcp_stream>) {
             auto& tls = ws.next_layer();
@@ -503,6 +524,11 @@ private:
     }
 
     // --- the connection's three tasks ------------------------------------------------------------
+    //
+    // The parallel group cancels the other two tasks once, when the first ends. A cancellation
+    // that arrives while a task's last completion is already queued is recorded in its
+    // cancellation state but reaches no operation, so each task checks that state before it
+    // starts any operation, not only after one.
 
     template <class Stream>
     asio::awaitable<disconnect> read_loop(Stream& ws)
@@ -514,6 +540,7 @@ private:
             // A full inbox pauses reading: memory stays bounded and TCP pushes back on the server.
             // While closing it reads on, so that the server's close frame is seen.
             while (!cb_.on_message && inbox_.size() >= cfg_.receive_buffer_capacity && !closing_) {
+                if (stopped(cs)) co_return user_disconnect();
                 paused_ = true;
                 inbox_signal_.expires_at(clock_type::time_point::max());
                 co_await inbox_signal_.async_wait(use_tuple);
@@ -521,6 +548,7 @@ private:
             }
             if (std::exchange(paused_, false)) last_inbound_ = clock_type::now();
 
+            if (stopped(cs)) co_return user_disconnect();
             auto [ec, n] = co_await ws.async_read(buffer, use_tuple);
             if (ec) co_return read_failure(ws, ec);
             last_inbound_ = clock_type::now();
@@ -543,6 +571,7 @@ private:
         bool close_sent = false;
         for (;;) {
             while (sendq_.empty() || close_sent) {
+                if (stopped(cs)) co_return user_disconnect();
                 if (closing_ && !close_sent) {
                     // Drained: close politely. The reader ends when the server answers.
                     close_sent = true;
@@ -554,6 +583,7 @@ private:
                 co_await send_signal_.async_wait(use_tuple);
                 if (stopped(cs)) co_return user_disconnect();
             }
+            if (stopped(cs)) co_return user_disconnect();
             outgoing item = std::move(sendq_.front());
             sendq_.pop_front();
             ws.text(true);
@@ -575,13 +605,14 @@ private:
         asio::steady_timer timer(strand_);
         if (cfg_.ping_interval == milliseconds::zero()) {  // off: idle until the group ends
             timer.expires_at(clock_type::time_point::max());
-            co_await timer.async_wait(use_tuple);
+            if (!stopped(cs)) co_await timer.async_wait(use_tuple);
             co_return user_disconnect();
         }
         // Pings go out every ping_interval; each is checked pong_timeout after it was queued, so a
         // dead link is found within ping_interval + pong_timeout of its last frame.
         auto next_ping = clock_type::now() + cfg_.ping_interval;
         for (;;) {
+            if (stopped(cs)) co_return user_disconnect();
             timer.expires_at(next_ping);
             co_await timer.async_wait(use_tuple);
             if (stopped(cs)) co_return user_disconnect();
@@ -591,6 +622,7 @@ private:
 
             // The deadline runs from the moment the ping is queued, even if the ping itself is
             // stuck behind a write the peer no longer drains.
+            if (stopped(cs)) co_return user_disconnect();
             timer.expires_at(sent_at + cfg_.pong_timeout);
             namespace ex = asio::experimental;
             auto [order, ping_ec, timer_ec] =
@@ -653,6 +685,8 @@ private:
 
     void fail_request(std::uint64_t id, error_code ec)
     {
+        // A request that failed before it went out must not go out later.
+        std::erase_if(sendq_, [id](const outgoing& o) { return o.request_id == id; });
         for (auto it = requests_.begin(); it != requests_.end(); ++it) {
             if (it->id == id) {
                 auto h = std::move(it->handler);

@@ -50,7 +50,8 @@ struct client_config {
     /// A ping is sent this often while connected; zero turns the heartbeat off.
     std::chrono::milliseconds ping_interval = 30s;
     /// After a ping, some frame (pong, message, ping) must arrive within this time or the link is
-    /// declared dead and the supervisor reconnects. Must be positive when the heartbeat is on.
+    /// declared dead and the supervisor reconnects. Must be positive when the heartbeat is on. A
+    /// dead link is found within ping_interval + pong_timeout when pong_timeout <= ping_interval.
     std::chrono::milliseconds pong_timeout = 10s;
 
     /// Largest inbound message in bytes; larger ones close the link with 1009.
@@ -100,7 +101,8 @@ struct client_callbacks {
     std::function<void(unsigned attempt)> on_connected;
     /// The link is down and the policy chose to retry.
     std::function<void(const reconnect_event&)> on_reconnecting;
-    /// The client has finished for good: the policy stopped, or the application closed it.
+    /// The client has finished for good because the policy stopped (not when the application
+    /// closed it: no callback runs after `async_close`).
     std::function<void(const disconnect&)> on_close;
     /// Something went wrong that did not end the connection (e.g. a malformed message), or an
     /// attempt failed; `what` is a human description without secrets.

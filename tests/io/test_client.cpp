@@ -597,6 +597,28 @@ BOOST_AUTO_TEST_CASE(destroying_a_running_client_completes_its_operations)
     });
 }
 
+BOOST_AUTO_TEST_CASE(a_throwing_callback_surfaces_and_the_client_still_finishes)
+{
+    asio::io_context ioc;
+    test_server server(ioc.get_executor());
+    tether::client_callbacks cb;
+    cb.on_connected = [](unsigned) { throw std::runtime_error("application bug"); };
+    client c(ioc.get_executor(), fast_config(server.url()), cb);
+    bool run_done = false;
+    error_code run_result;
+    c.async_run([&](error_code ec) { run_done = true, run_result = ec; });
+    BOOST_CHECK_THROW(ioc.run_for(10s), std::runtime_error);  // surfaces from run()
+    ioc.restart();
+    run(ioc, [&]() -> asio::awaitable<void> {
+        co_await pause(1ms);
+        BOOST_TEST(run_done);  // the waiter was completed, not left hanging
+        BOOST_TEST(bool(run_result));
+        BOOST_TEST((c.state() == tether::client_state::closed));
+        auto [ec] = co_await c.async_close(use_tuple);  // and close still completes
+        BOOST_TEST(!ec);
+    });
+}
+
 BOOST_AUTO_TEST_CASE(reconnect_drops_the_link_and_connects_afresh)
 {
     asio::io_context ioc;
