@@ -152,9 +152,7 @@ public:
 
     void send(std::string text, void_handler h)
     {
-        if (finished_ || closing_) return complete(ex_, std::move(h), error_code(error::client_closed));
-        if (sendq_.size() >= cfg_.send_queue_capacity)
-            return complete(ex_, std::move(h), error_code(error::send_queue_full));
+        if (const error_code refused = refuse_send()) return complete(ex_, std::move(h), refused);
         sendq_.push_back({std::move(text), std::move(h), 0});
         send_signal_.cancel();
     }
@@ -176,10 +174,7 @@ public:
     void request(std::string text, std::function<bool(const boost::json::value&)> match, milliseconds timeout,
                  value_handler h)
     {
-        if (finished_ || closing_)
-            return complete(ex_, std::move(h), error_code(error::client_closed), boost::json::value());
-        if (sendq_.size() >= cfg_.send_queue_capacity)
-            return complete(ex_, std::move(h), error_code(error::send_queue_full), boost::json::value());
+        if (const error_code refused = refuse_send()) return complete(ex_, std::move(h), refused, boost::json::value());
         const std::uint64_t id = ++next_id_;
         auto timer = std::make_unique<asio::steady_timer>(strand_, timeout);
         timer->async_wait([w = weak_from_this(), id](error_code ec) {
@@ -738,6 +733,14 @@ private:
     // --- helpers -------------------------------------------------------------------------------
 
     bool interrupted() const noexcept { return closing_ || reconnect_requested_; }
+
+    // Why a new message cannot join the send queue now, if it cannot: sends and requests share it.
+    error_code refuse_send() const noexcept
+    {
+        if (finished_ || closing_) return error::client_closed;
+        if (sendq_.size() >= cfg_.send_queue_capacity) return error::send_queue_full;
+        return {};
+    }
 
     void set_state(client_state s) noexcept { state_.store(s, std::memory_order_relaxed); }
 
