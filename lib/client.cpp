@@ -18,7 +18,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -26,6 +30,7 @@
 
 #include <atomic>
 #include <deque>
+#include <filesystem>
 #include <list>
 #include <random>
 
@@ -63,7 +68,8 @@ bool stopped(const asio::cancellation_state& cs)
 template <class Stream>
 disconnect read_failure(const Stream& ws, const error_code& ec)
 {
-    if (ec == websocket::error::closed)
+    // The peer's close frame decides, even when the teardown after it failed or timed out.
+    if (ec == websocket::error::closed || ws.reason().code != websocket::close_code::none)
         return close_frame_disconnect(ws.reason().code,
                                       std::string(ws.reason().reason.data(), ws.reason().reason.size()));
     if (ec == websocket::error::message_too_big)
@@ -116,7 +122,7 @@ struct connection_result {
 
 struct atomic_stats {
     std::atomic<std::uint64_t> connections{0}, attempts{0}, received{0}, ignored{0}, malformed{0}, sent{0},
-        heartbeat_timeouts{0};
+        heartbeat_timeouts{0}, too_big{0};
 };
 
 }  // namespace
@@ -129,6 +135,7 @@ public:
     {
         cfg_.validate();
         url_ = parse_ws_url(cfg_.url);
+        proxy_ = select_proxy(url_, cfg_.proxy);
         if (url_.secure) make_tls_context();
     }
 
@@ -227,7 +234,7 @@ public:
     {
         return {stats_.connections.load(),       stats_.attempts.load(),  stats_.received.load(),
                 stats_.ignored.load(),           stats_.malformed.load(), stats_.sent.load(),
-                stats_.heartbeat_timeouts.load()};
+                stats_.heartbeat_timeouts.load(), stats_.too_big.load()};
     }
 
     asio::strand<executor_type>& strand() noexcept { return strand_; }
@@ -378,16 +385,18 @@ private:
         if (reconnect_requested_) abort_();
 
         namespace ex = asio::experimental;
-        auto [order, e1, d1, e2, d2, e3, d3] =
+        auto [order, e1, d1, e2, d2, e3, d3, e4, d4] =
             co_await ex::make_parallel_group(asio::co_spawn(strand_, read_loop(ws), asio::deferred),
                                              asio::co_spawn(strand_, write_loop(ws), asio::deferred),
-                                             asio::co_spawn(strand_, heartbeat(ws), asio::deferred))
+                                             asio::co_spawn(strand_, heartbeat(ws), asio::deferred),
+                                             asio::co_spawn(strand_, teardown_watch(ws), asio::deferred))
                 .async_wait(ex::wait_for_one(), asio::use_awaitable);
-        for (auto& e : {e1, e2, e3})
+        for (auto& e : {e1, e2, e3, e4})
             if (e) std::rethrow_exception(e);
         beast::get_lowest_layer(ws).close();
         r.healthy = healthy_;
-        co_return ended(order[0] == 0 ? std::move(d1) : order[0] == 1 ? std::move(d2) : std::move(d3));
+        disconnect* why[] = {&d1, &d2, &d3, &d4};
+        co_return ended(std::move(*why[order[0]]));
     }
 
     // Asks the token provider for this attempt's token; a failure ends the attempt. The
@@ -430,7 +439,8 @@ private:
         co_return std::nullopt;
     }
 
-    // Resolve, TCP connect and (for wss) the TLS handshake, all under `connect_timeout`.
+    // Resolve, TCP connect, the proxy's tunnel and (for wss) the TLS handshake, all under
+    // `connect_timeout`.
     template <class Stream>
     asio::awaitable<std::optional<disconnect>> open_transport(Stream& ws)
     {
@@ -447,38 +457,90 @@ private:
                       tcp_layer.close();
                   })};
 
+        // With a proxy, resolving and connecting are about the proxy: failures say so.
+        const std::string& host = proxy_ ? proxy_->host : url_.host;
+        const std::string& port = proxy_ ? proxy_->port : url_.port;
         asio::steady_timer timer(strand_, deadline);
         namespace ex = asio::experimental;
         auto [order, resolve_ec, endpoints, timer_ec] =
-            co_await ex::make_parallel_group(resolver.async_resolve(url_.host, url_.port, asio::deferred),
+            co_await ex::make_parallel_group(resolver.async_resolve(host, port, asio::deferred),
                                              timer.async_wait(asio::deferred))
                 .async_wait(ex::wait_for_one(), asio::use_awaitable);
-        if (order[0] == 1) co_return timed_out(disconnect_kind::resolve);
-        if (resolve_ec) co_return error_disconnect(disconnect_kind::resolve, resolve_ec);
+        if (order[0] == 1) co_return timed_out(proxy_ ? disconnect_kind::proxy : disconnect_kind::resolve);
+        if (resolve_ec) co_return error_disconnect(proxy_ ? disconnect_kind::proxy : disconnect_kind::resolve, resolve_ec);
 
         tcp_layer.expires_at(deadline);
         auto [connect_ec, ep] = co_await tcp_layer.async_connect(endpoints, use_tuple);
         if (const auto ec = connect_ec) {
-            if (ec == beast::error::timeout) co_return timed_out(disconnect_kind::connect);
-            co_return error_disconnect(disconnect_kind::connect, ec);
+            const auto stage = proxy_ ? disconnect_kind::proxy : disconnect_kind::connect;
+            if (ec == beast::error::timeout) co_return timed_out(stage);
+            co_return error_disconnect(stage, ec);
         }
         error_code ignored;  // best effort; a socket aborted meanwhile fails the next step instead
         tcp_layer.socket().set_option(tcp::no_delay(true), ignored);
 
+        if (proxy_) {
+            auto tunnel_failure = co_await open_tunnel(tcp_layer);
+            if (tunnel_failure) co_return tunnel_failure;
+        }
         if constexpr (!std::is_same_v<typename Stream::next_layer_type, beast::tcp_stream>) {
-            auto& tls = ws.next_layer();
-            if (!SSL_set_tlsext_host_name(tls.native_handle(), url_.host.c_str()))
-                co_return error_disconnect(disconnect_kind::tls, error_code(static_cast<int>(::ERR_get_error()),
-                                                                            asio::error::get_ssl_category()));
-            if (cfg_.verify_peer) tls.set_verify_callback(ssl::host_name_verification(url_.host));
-            auto [handshake_ec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
-            if (const auto ec = handshake_ec) {
-                if (ec == beast::error::timeout) co_return timed_out(disconnect_kind::tls);
-                co_return error_disconnect(disconnect_kind::tls, ec);
-            }
+            auto tls_failure = co_await tls_handshake(ws.next_layer());
+            if (tls_failure) co_return tls_failure;
         }
         tcp_layer.expires_never();
         co_return std::nullopt;
+    }
+
+    // CONNECT through the proxy; any 2xx opens the tunnel. Runs under the TCP stream's deadline.
+    asio::awaitable<std::optional<disconnect>> open_tunnel(beast::tcp_stream& stream)
+    {
+        const std::string request = connect_request(url_, *proxy_);
+        auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(request), use_tuple);
+        auto failed = [](const error_code& ec, std::string what) {
+            if (ec == beast::error::timeout) return timed_out(disconnect_kind::proxy);
+            return disconnect{.kind = disconnect_kind::proxy, .error = error::proxy_failed, .reason = std::move(what)};
+        };
+        if (write_ec) co_return failed(write_ec, "proxy: sending CONNECT failed: " + write_ec.message());
+
+        beast::flat_buffer buffer;
+        beast::http::response_parser<beast::http::empty_body> parser;
+        parser.skip(true);  // a CONNECT response has no body, whatever its headers say
+        auto [read_ec, n] = co_await beast::http::async_read_header(stream, buffer, parser, use_tuple);
+        if (read_ec) co_return failed(read_ec, "proxy: no HTTP answer to CONNECT: " + read_ec.message());
+        const unsigned status = parser.get().result_int();
+        if (status < 200 || status > 299) co_return proxy_status_disconnect(status);
+        // The server has not been asked anything yet, so nothing may follow the proxy's answer.
+        if (buffer.size() != 0) co_return failed({}, "proxy: unexpected data after its answer to CONNECT");
+        co_return std::nullopt;
+    }
+
+    // The TLS handshake: SNI for host names, and OpenSSL's own host-name (or IP address) check,
+    // so that a refused certificate reports which check failed.
+    asio::awaitable<std::optional<disconnect>> tls_handshake(beast::ssl_stream<beast::tcp_stream>& tls)
+    {
+        SSL* handle = tls.native_handle();
+        error_code not_ip;
+        asio::ip::make_address(url_.host, not_ip);
+        const bool ip_literal = !not_ip;
+        bool ok = ip_literal || SSL_set_tlsext_host_name(handle, url_.host.c_str()) == 1;
+        if (cfg_.tls.verify_peer) {
+            if (ip_literal) {
+                ok = ok && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), url_.host.c_str()) == 1;
+            } else {
+                SSL_set_hostflags(handle, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+                ok = ok && SSL_set1_host(handle, url_.host.c_str()) == 1;
+            }
+        }
+        if (!ok)
+            co_return error_disconnect(disconnect_kind::tls,
+                                       error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()));
+
+        auto [ec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
+        if (!ec) co_return std::nullopt;
+        if (ec == beast::error::timeout) co_return timed_out(disconnect_kind::tls);
+        const long verify_result = SSL_get_verify_result(handle);
+        if (cfg_.tls.verify_peer && verify_result != X509_V_OK) co_return tls_verify_disconnect(verify_result);
+        co_return error_disconnect(disconnect_kind::tls, ec);
     }
 
     static disconnect timed_out(disconnect_kind stage)
@@ -504,18 +566,32 @@ private:
             }));
         ws.read_message_max(cfg_.max_message_size);
         ws.auto_fragment(false);
+        if (cfg_.permessage_deflate) {
+            websocket::permessage_deflate deflate;
+            deflate.client_enable = true;
+            ws.set_option(deflate);
+        }
 
         websocket::response_type res;
         auto [ec] = co_await ws.async_handshake(res, url_.host_header, url_.target, use_tuple);
         if (!ec) co_return std::nullopt;
-        const unsigned status = res.result_int();
-        if (status != 0 && status != 101)
-            co_return http_status_disconnect(status, res[beast::http::field::retry_after]);
+        // Only a declined upgrade carries a real response: Beast presets `res` to 500 and leaves it
+        // so when reading the response fails.
+        if (ec == websocket::error::upgrade_declined)
+            co_return http_status_disconnect(res.result_int(), res[beast::http::field::retry_after]);
         if (ec == beast::error::timeout)
             co_return disconnect{.kind = disconnect_kind::timeout,
                                  .error = error::handshake_timeout,
                                  .reason = "upgrade exceeded handshake_timeout"};
-        co_return error_disconnect(disconnect_kind::protocol, ec);
+        // With TLS 1.3 a server that refuses our certificate says so after its handshake, in the
+        // first read: still a TLS failure.
+        if (ec.category() == asio::error::get_ssl_category()) co_return error_disconnect(disconnect_kind::tls, ec);
+        // A response that is not a valid upgrade (a Beast websocket or HTTP parse error) breaks the
+        // protocol; the connection ending first (EOF, reset) is the transport.
+        const bool malformed = ec.category() == make_error_code(websocket::error::bad_http_version).category() ||
+                               (ec.category() == make_error_code(beast::http::error::partial_message).category() &&
+                                ec != beast::http::error::end_of_stream);
+        co_return error_disconnect(malformed ? disconnect_kind::protocol : disconnect_kind::transport, ec);
     }
 
     // --- the connection's three tasks ------------------------------------------------------------
@@ -545,7 +621,10 @@ private:
 
             if (stopped(cs)) co_return user_disconnect();
             auto [ec, n] = co_await ws.async_read(buffer, use_tuple);
-            if (ec) co_return read_failure(ws, ec);
+            if (ec) {
+                if (ec == websocket::error::message_too_big) ++stats_.too_big;
+                co_return read_failure(ws, ec);
+            }
             last_inbound_ = clock_type::now();
             healthy_ = true;
             if (ws.got_text()) {
@@ -636,6 +715,34 @@ private:
                                      .error = error::heartbeat_timeout,
                                      .reason = "no frame within pong_timeout of a ping"};
             }
+        }
+    }
+
+    // Beast tears the transport down inside the pending read, after the peer's close frame or
+    // after failing the connection itself (message too big, protocol error): TCP shutdown then
+    // read to EOF, or TLS close_notify both ways, with no deadline of its own. So a peer that
+    // never finishes would hold the link for ever. This watch gives the teardown about
+    // handshake_timeout: once the stream has been out of the open state for that long, it shuts
+    // the socket down, which ends the teardown as the peer's EOF would (over TCP, Beast then
+    // still reports its own reason). It never ends the connection by itself.
+    template <class Stream>
+    asio::awaitable<disconnect> teardown_watch(Stream& ws)
+    {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+        asio::steady_timer timer(strand_);
+        bool was_closing = false;
+        for (;;) {
+            if (stopped(cs)) co_return user_disconnect();
+            timer.expires_after(was_closing ? cfg_.handshake_timeout : cfg_.handshake_timeout / 2);
+            co_await timer.async_wait(use_tuple);
+            if (stopped(cs)) co_return user_disconnect();
+            const bool closing = !ws.is_open();
+            if (closing && was_closing) {
+                error_code ignored;
+                beast::get_lowest_layer(ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
+            }
+            was_closing = closing;
         }
     }
 
@@ -789,21 +896,40 @@ private:
         for (auto& w : waiters) complete(ex_, std::move(w.handler), args...);
     }
 
+    // TLS 1.2 or later; the chain is verified against the system store plus `ca_file`/`ca_path`
+    // (the host name per connection, in open_transport). Files that do not load throw now,
+    // naming the field.
     void make_tls_context()
     {
+        const tls_config& t = cfg_.tls;
         tls_.emplace(ssl::context::tls_client);
         tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                           ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-        if (cfg_.verify_peer) {
+        SSL_CTX_set_min_proto_version(tls_->native_handle(), TLS1_2_VERSION);
+        auto load = [](const char* field, const std::string& file, auto&& op) {
+            error_code ec;
+            op(ec);
+            if (ec) throw std::invalid_argument(std::string(field) + ": cannot load '" + file + "': " + ec.message());
+        };
+        if (t.verify_peer) {
             tls_->set_verify_mode(ssl::verify_peer);
             tls_->set_default_verify_paths();
-            if (!cfg_.ca_file.empty()) {
-                error_code ec;
-                tls_->load_verify_file(cfg_.ca_file, ec);
-                if (ec) throw std::invalid_argument("ca_file: cannot load '" + cfg_.ca_file + "': " + ec.message());
+            if (!t.ca_file.empty()) load("tls.ca_file", t.ca_file, [&](error_code& ec) { tls_->load_verify_file(t.ca_file, ec); });
+            if (!t.ca_path.empty()) {
+                if (!std::filesystem::is_directory(t.ca_path))
+                    throw std::invalid_argument("tls.ca_path: '" + t.ca_path + "' is not a directory");
+                load("tls.ca_path", t.ca_path, [&](error_code& ec) { tls_->add_verify_path(t.ca_path, ec); });
             }
         } else {
             tls_->set_verify_mode(ssl::verify_none);
+        }
+        if (!t.certificate_file.empty()) {
+            load("tls.certificate_file", t.certificate_file,
+                 [&](error_code& ec) { tls_->use_certificate_chain_file(t.certificate_file, ec); });
+            load("tls.key_file", t.key_file,
+                 [&](error_code& ec) { tls_->use_private_key_file(t.key_file, ssl::context::pem, ec); });
+            if (SSL_CTX_check_private_key(tls_->native_handle()) != 1)
+                throw std::invalid_argument("tls.key_file: '" + t.key_file + "' does not match tls.certificate_file");
         }
     }
 
@@ -812,6 +938,7 @@ private:
     client_config cfg_;
     client_callbacks cb_;
     ws_url url_;
+    std::optional<proxy_endpoint> proxy_;  // chosen at construction, from the config or the environment
     std::optional<ssl::context> tls_;
     message_adapter adapter_;
 

@@ -1,6 +1,8 @@
 #include <tether/config.hpp>
 #include <tether/url.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 #include <string>
 
@@ -17,6 +19,13 @@ bool has_crlf(std::string_view s)
     return s.find_first_of("\r\n") != std::string_view::npos;
 }
 
+bool iequals(std::string_view a, std::string_view b)
+{
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+               return std::tolower(x) == std::tolower(y);
+           });
+}
+
 bool is_token_char(unsigned char c)
 {
     // RFC 9110 tchar: header names are tokens.
@@ -28,7 +37,7 @@ bool is_token_char(unsigned char c)
 void client_config::validate() const
 {
     require(!url.empty(), "url", "must not be empty");
-    parse_ws_url(url, "url");
+    const ws_url target = parse_ws_url(url, "url");
 
     for (std::size_t i = 0; i < headers.size(); ++i) {
         const std::string field = "headers[" + std::to_string(i) + "]";
@@ -37,6 +46,20 @@ void client_config::validate() const
         require(!has_crlf(headers[i].value), field + ".value", "must not contain CR or LF");
     }
     require(!has_crlf(user_agent), "user_agent", "must not contain CR or LF");
+
+    const bool sends_credentials =
+        token_provider || async_token_provider ||
+        std::any_of(headers.begin(), headers.end(), [](const header& h) {
+            return iequals(h.name, "Authorization") || iequals(h.name, "Cookie");
+        });
+    if (sends_credentials && !target.secure && !is_loopback_host(target.host) && !allow_plaintext_token)
+        throw std::invalid_argument("url: credentials would travel in plaintext over ws:// to '" + target.host +
+                                    "'; use wss://, or set allow_plaintext_token to accept the risk");
+
+    require(tls.certificate_file.empty() == tls.key_file.empty(),
+            tls.certificate_file.empty() ? "tls.certificate_file" : "tls.key_file",
+            "a client certificate needs both certificate_file and key_file");
+    if (!proxy.url.empty()) parse_proxy_url(proxy.url, "proxy.url");
 
     using std::chrono::milliseconds;
     require(connect_timeout > milliseconds::zero(), "connect_timeout", "must be positive");

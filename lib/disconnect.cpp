@@ -1,5 +1,7 @@
 #include <tether/disconnect.hpp>
 
+#include <openssl/x509_vfy.h>
+
 #include <charconv>
 
 namespace tether {
@@ -25,6 +27,34 @@ disconnect http_status_disconnect(unsigned status, std::string_view retry_after)
             .reason = "HTTP " + std::to_string(status)};
 }
 
+disconnect proxy_status_disconnect(unsigned status)
+{
+    return {.kind = disconnect_kind::proxy,
+            // tinyproxy answers wrong credentials with 401, missing ones with 407.
+            .error = status == 401 || status == 407 ? error::proxy_auth_required : error::proxy_failed,
+            .http_status = status,
+            .reason = "proxy answered CONNECT with HTTP " + std::to_string(status)};
+}
+
+disconnect tls_verify_disconnect(long verify_result)
+{
+    error e = error::tls_invalid;
+    switch (verify_result) {
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_CERT_UNTRUSTED: e = error::tls_untrusted; break;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH: e = error::tls_host_mismatch; break;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID: e = error::tls_expired; break;
+    default: break;
+    }
+    return {.kind = disconnect_kind::tls, .error = e, .reason = X509_verify_cert_error_string(verify_result)};
+}
+
 disconnect error_disconnect(disconnect_kind kind, error_code ec)
 {
     return {.kind = kind, .error = ec, .reason = ec.message()};
@@ -34,6 +64,9 @@ failure_class classify(const disconnect& d) noexcept
 {
     switch (d.kind) {
     case disconnect_kind::user: return failure_class::user;
+    case disconnect_kind::proxy:
+        if (d.http_status == 401 || d.http_status == 403 || d.http_status == 407) return failure_class::permanent;
+        return failure_class::transient;
     case disconnect_kind::close_frame:
         if (d.close_code == 4003) return failure_class::permanent;
         if (d.close_code == 4001) return failure_class::not_found;
@@ -72,6 +105,12 @@ std::string describe(const disconnect& d)
         return s;
     }
     case disconnect_kind::user: return "closed by the application";
+    case disconnect_kind::tls:
+        if (d.error.category() == error_category()) return "tls: " + d.error.message() + " (" + d.reason + ")";
+        return "tls: " + d.error.message();
+    case disconnect_kind::proxy:
+        if (d.http_status != 0) return d.reason;
+        return "proxy: " + (d.error ? d.error.message() : d.reason);
     default: {
         std::string s(to_string(d.kind));
         if (d.error) s += ": " + d.error.message();
@@ -85,6 +124,7 @@ std::string_view to_string(disconnect_kind kind) noexcept
     switch (kind) {
     case disconnect_kind::resolve: return "resolve";
     case disconnect_kind::connect: return "connect";
+    case disconnect_kind::proxy: return "proxy";
     case disconnect_kind::tls: return "tls";
     case disconnect_kind::http_status: return "http_status";
     case disconnect_kind::close_frame: return "close_frame";

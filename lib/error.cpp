@@ -32,6 +32,12 @@ public:
         case error::connection_lost: return "the connection was lost while the message was in flight";
         case error::reconnect_gave_up: return "the reconnect policy gave up";
         case error::request_timeout: return "no matching response within the timeout";
+        case error::tls_untrusted: return "the server certificate is not trusted (unknown issuer)";
+        case error::tls_host_mismatch: return "the server certificate does not match the host";
+        case error::tls_expired: return "the server certificate has expired or is not yet valid";
+        case error::tls_invalid: return "the server certificate failed verification";
+        case error::proxy_auth_required: return "the proxy requires authentication (HTTP 407)";
+        case error::proxy_failed: return "the proxy refused the tunnel";
         }
         return "unknown tether error";
     }
@@ -82,6 +88,11 @@ bool is_permanent(const error_code& ec) noexcept
     if (ec.category() == error_category()) {
         switch (static_cast<error>(ec.value())) {
         case error::unauthorized:
+        case error::tls_untrusted:
+        case error::tls_host_mismatch:
+        case error::tls_expired:
+        case error::tls_invalid:
+        case error::proxy_auth_required:
         case error::client_closed:
         case error::reconnect_gave_up: return true;
         default: return false;

@@ -1,5 +1,7 @@
 #include <tether/url.hpp>
 
+#include "authority.hpp"
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -30,6 +32,22 @@ bool starts_with_ci(std::string_view s, std::string_view prefix)
 
 }  // namespace
 
+std::string detail::explicit_port(std::string_view url, bool ipv6, std::string_view field)
+{
+    std::string_view authority = url.substr(url.find("//") + 2);
+    authority = authority.substr(0, authority.find_first_of("/?#"));
+    authority = authority.substr(authority.rfind('@') == std::string_view::npos ? 0 : authority.rfind('@') + 1);
+    const auto host_end = ipv6 ? authority.find(']') : std::string_view::size_type(0);
+    const auto colon = authority.find(':', host_end == std::string_view::npos ? 0 : host_end);
+    const std::string_view p = colon == std::string_view::npos ? std::string_view() : authority.substr(colon + 1);
+    if (p.empty()) return {};
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+    if (ec != std::errc{} || end != p.data() + p.size() || value == 0 || value > 65535)
+        reject(field, "port must be 1 to 65535, not '" + std::string(p) + "'");
+    return std::to_string(value);
+}
+
 ws_url parse_ws_url(std::string_view text, std::string_view field)
 {
     auto parsed = boost::urls::parse_uri(text);
@@ -50,22 +68,8 @@ ws_url parse_ws_url(std::string_view text, std::string_view field)
     if (out.host.empty()) reject(field, "the host is missing");
 
     const std::string default_port = out.secure ? "443" : "80";
-    // Read the port from the raw authority: Boost.URL 1.81 parses "ws://host:abc/" as host "host",
-    // an empty port and "abc/" as the path.
-    std::string_view authority = text.substr(text.find("//") + 2);
-    authority = authority.substr(0, authority.find_first_of("/?#"));
-    const auto host_end = ipv6 ? authority.find(']') : std::string_view::size_type(0);
-    const auto colon = authority.find(':', host_end == std::string_view::npos ? 0 : host_end);
-    const std::string_view p = colon == std::string_view::npos ? std::string_view() : authority.substr(colon + 1);
-    if (!p.empty()) {
-        unsigned value = 0;
-        auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-        if (ec != std::errc{} || end != p.data() + p.size() || value == 0 || value > 65535)
-            reject(field, "port must be 1 to 65535, not '" + std::string(p) + "'");
-        out.port = std::to_string(value);
-    } else {
-        out.port = default_port;
-    }
+    out.port = detail::explicit_port(text, ipv6, field);
+    if (out.port.empty()) out.port = default_port;
 
     out.target = u.encoded_path().empty() ? "/" : std::string(u.encoded_path());
     if (u.has_query()) out.target += "?" + std::string(u.encoded_query());

@@ -54,6 +54,13 @@ options:
   --token-command CMD       run by /bin/sh on every connection attempt; its trimmed stdout is sent
                             as "Authorization: Bearer <token>"; a failure fails the attempt
   --header 'Name: value'    an extra upgrade header; repeatable
+  --cafile FILE             trust the CA certificates in this PEM file too (wss://)
+  --cert FILE --key FILE    a client certificate and its key, PEM (mutual TLS)
+  --proxy URL               tunnel through http://[user:password@]host[:port], whatever
+                            https_proxy / http_proxy / NO_PROXY say (they apply otherwise)
+  --allow-plaintext-token   allow a token over ws:// to a host that is not loopback
+  --deflate                 offer permessage-deflate
+  --max-message-size BYTES  the largest inbound message (default 16 MiB)
   --ping-interval MS        heartbeat ping interval, 0 = off (default 30000)
   --pong-timeout MS         heartbeat deadline after a ping (default 10000)
   --policy NAME             seed (default), exponential or never
@@ -65,7 +72,7 @@ stdin: a blank line is skipped; an invalid JSON line is reported and not sent; t
 ':interrupt' sends the control request {"subtype":"interrupt"}.
 
 exit status: 0 closed at end of input; 3 the reconnect policy gave up; 4 permanent rejection
-(close 4003, HTTP 401/403); 2 usage or configuration error.
+(close 4003, HTTP 401/403, a refused certificate, proxy 407); 2 usage or configuration error.
 )";
 
 struct usage_error : std::invalid_argument {
@@ -83,6 +90,10 @@ struct options {
     std::string policy = "seed";
     std::optional<milliseconds> reconnect_delay;
     std::optional<unsigned> max_attempts;
+    std::string cafile, cert, key, proxy;
+    bool allow_plaintext_token = false;
+    bool deflate = false;
+    std::optional<std::size_t> max_message_size;
     bool help = false;
 };
 
@@ -108,7 +119,7 @@ tether::header parse_header(std::string_view text)
 {
     const auto colon = text.find(':');
     if (colon == std::string_view::npos)
-        throw usage_error("--header: expected 'Name: value', got '" + std::string(text) + "'");
+        throw usage_error("--header: expected 'Name: value'");  // the text may be a secret: not echoed
     return {std::string(trim(text.substr(0, colon))), std::string(trim(text.substr(colon + 1)))};
 }
 
@@ -129,6 +140,10 @@ options parse_args(int argc, char** argv)
         }
         if (arg == "-h" || arg == "--help") {
             o.help = true;
+            continue;
+        }
+        if (arg == "--allow-plaintext-token" || arg == "--deflate") {
+            (arg == "--deflate" ? o.deflate : o.allow_plaintext_token) = true;
             continue;
         }
         // Every other option takes a value, as "--name value" or "--name=value".
@@ -159,6 +174,16 @@ options parse_args(int argc, char** argv)
             o.reconnect_delay = milliseconds(parse_number(name, value()));
         else if (name == "--max-attempts")
             o.max_attempts = parse_number(name, value());
+        else if (name == "--cafile")
+            o.cafile = value();
+        else if (name == "--cert")
+            o.cert = value();
+        else if (name == "--key")
+            o.key = value();
+        else if (name == "--proxy")
+            o.proxy = value();
+        else if (name == "--max-message-size")
+            o.max_message_size = parse_number(name, value());
         else if (name == "--policy") {
             o.policy = value();
             if (o.policy != "seed" && o.policy != "exponential" && o.policy != "never")
@@ -205,6 +230,13 @@ tether::client_config make_config(const options& o)
     cfg.headers.insert(cfg.headers.end(), o.headers.begin(), o.headers.end());
     if (!o.token_command.empty())
         cfg.token_provider = [command = o.token_command] { return run_token_command(command); };
+    cfg.tls.ca_file = o.cafile;
+    cfg.tls.certificate_file = o.cert;
+    cfg.tls.key_file = o.key;
+    cfg.proxy.url = o.proxy;
+    cfg.allow_plaintext_token = o.allow_plaintext_token;
+    cfg.permessage_deflate = o.deflate;
+    if (o.max_message_size) cfg.max_message_size = *o.max_message_size;
     if (o.ping_interval) cfg.ping_interval = *o.ping_interval;
     if (o.pong_timeout) cfg.pong_timeout = *o.pong_timeout;
 

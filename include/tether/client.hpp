@@ -40,6 +40,7 @@ struct client_stats {
     std::uint64_t messages_malformed = 0;  ///< text that was not JSON, dropped
     std::uint64_t messages_sent = 0;       ///< text frames fully written
     std::uint64_t heartbeat_timeouts = 0;  ///< links declared dead by the heartbeat
+    std::uint64_t messages_too_big = 0;    ///< inbound messages over max_message_size (link closed with 1009)
 };
 
 /// A WebSocket client that stays connected. It connects, runs a reader, a writer and a heartbeat

@@ -3,6 +3,7 @@
 #define TETHER_CONFIG_HPP
 
 #include <tether/disconnect.hpp>
+#include <tether/proxy.hpp>
 #include <tether/reconnect_policy.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -25,6 +26,22 @@ struct header {
     std::string value;
 };
 
+/// TLS settings for `wss://` URLs. The defaults verify the server like a browser does: its chain
+/// against the system trust store and its name against the URL's host.
+struct tls_config {
+    /// Verify the server certificate (chain, validity dates and host name). Leave on: off accepts
+    /// any server, including an attacker's, and the bearer token goes to it.
+    bool verify_peer = true;
+    /// A PEM file of trusted CA certificates, used in addition to the system store.
+    std::string ca_file;
+    /// A directory of trusted CA certificates in OpenSSL's hashed layout (`openssl rehash`).
+    std::string ca_path;
+    /// Mutual TLS: the client's certificate chain (PEM) and its private key (PEM, unencrypted).
+    /// Both or neither.
+    std::string certificate_file;
+    std::string key_file;
+};
+
 /// Everything a client needs. Every member has a default except `url`; `validate()` (called by
 /// the client's constructor) throws `std::invalid_argument` naming the first invalid field.
 /// A duration of zero means "off" where the member says so.
@@ -43,7 +60,7 @@ struct client_config {
     /// The asynchronous form: awaited on every attempt, in place of `token_provider` when set.
     std::function<boost::asio::awaitable<std::string>()> async_token_provider;
 
-    /// Deadline for resolve + TCP connect + TLS handshake of one attempt.
+    /// Deadline for resolve + TCP connect (+ the proxy's CONNECT) + TLS handshake of one attempt.
     std::chrono::milliseconds connect_timeout = 10s;
     /// Deadline for the WebSocket upgrade (and for the closing handshake).
     std::chrono::milliseconds handshake_timeout = 10s;
@@ -54,8 +71,13 @@ struct client_config {
     /// dead link is found within ping_interval + pong_timeout when pong_timeout <= ping_interval.
     std::chrono::milliseconds pong_timeout = 10s;
 
-    /// Largest inbound message in bytes; larger ones close the link with 1009.
+    /// Largest inbound message in bytes, after decompression. A frame header announcing more is
+    /// refused before anything is allocated; the link closes with 1009 and the policy decides.
     std::size_t max_message_size = 16 * 1024 * 1024;
+    /// Offer permessage-deflate (RFC 7692). Off by default: it costs memory per connection and
+    /// CPU per message. Inflated sizes count against `max_message_size`, so a compression bomb
+    /// stops at the limit.
+    bool permessage_deflate = false;
     /// Messages held for `async_receive` when no `on_message` callback is set. When full, reading
     /// pauses (and with it the heartbeat) until the application consumes.
     std::size_t receive_buffer_capacity = 1024;
@@ -71,10 +93,13 @@ struct client_config {
     /// socket is closed hard.
     std::chrono::milliseconds close_timeout = 5s;
 
-    /// Verify the server certificate of `wss://` peers (chain and host name). Leave on.
-    bool verify_peer = true;
-    /// A PEM file of trusted CA certificates, used in addition to the system store.
-    std::string ca_file;
+    /// Certificate verification and mutual TLS for `wss://`.
+    tls_config tls;
+    /// The HTTP proxy: from the environment (`https_proxy`, `NO_PROXY`...) unless configured.
+    proxy_config proxy;
+    /// A bearer token (a token provider, or an Authorization header) is only sent in plaintext,
+    /// over `ws://`, to a loopback host; anything else throws at construction unless this is set.
+    bool allow_plaintext_token = false;
 
     /// The User-Agent header.
     std::string user_agent = "tether/0.1";

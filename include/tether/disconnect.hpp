@@ -16,7 +16,8 @@ namespace tether {
 enum class disconnect_kind {
     resolve,            ///< the host name could not be resolved.
     connect,            ///< TCP connect failed (refused, unreachable, timed out).
-    tls,                ///< the TLS handshake failed.
+    proxy,              ///< the HTTP proxy could not be reached or refused the tunnel.
+    tls,                ///< the TLS handshake failed (`error` says why the certificate was refused).
     http_status,        ///< the server answered the upgrade with a non-101 status.
     close_frame,        ///< the server sent a WebSocket close frame.
     transport,          ///< an established link broke without a close frame (EOF, reset).
@@ -46,7 +47,7 @@ struct disconnect {
     /// The error that best describes it: a `tether::error` for close frames, HTTP statuses and
     /// timeouts; the underlying Asio/Beast/SSL error for network failures.
     error_code error;
-    /// The HTTP status of a rejected upgrade (kind `http_status`), else 0.
+    /// The HTTP status of a rejected upgrade (kind `http_status`) or CONNECT (kind `proxy`), else 0.
     unsigned http_status = 0;
     /// The server's Retry-After on a rejected upgrade, when it sent one in delta-seconds.
     std::optional<std::chrono::milliseconds> retry_after;
@@ -62,11 +63,21 @@ disconnect close_frame_disconnect(std::uint16_t code, std::string reason);
 /// A disconnect caused by an upgrade answered with `status`; `retry_after` is the raw header value.
 disconnect http_status_disconnect(unsigned status, std::string_view retry_after = {});
 
+/// A disconnect caused by a proxy answering CONNECT with `status` (407, or 401 as some proxies
+/// answer wrong credentials: `proxy_auth_required`; else `proxy_failed`).
+disconnect proxy_status_disconnect(unsigned status);
+
+/// A TLS handshake that failed because the server's certificate did not verify; `verify_result`
+/// is OpenSSL's `X509_V_ERR_*` value. The error says which check failed: `tls_untrusted`,
+/// `tls_host_mismatch`, `tls_expired` or `tls_invalid`; the reason is OpenSSL's description.
+disconnect tls_verify_disconnect(long verify_result);
+
 /// A disconnect caused by a failure of the stack (`kind` says which stage).
 disconnect error_disconnect(disconnect_kind kind, error_code ec);
 
 /// The class a policy decides on: 4003/401/403 permanent, 4001/404 not_found, 429/503 throttled,
-/// `user` for user, permanent errors (per `is_permanent`) permanent, everything else transient.
+/// `user` for user, a proxy's 403/407 permanent, permanent errors (per `is_permanent`, e.g. a
+/// refused certificate) permanent, everything else transient.
 failure_class classify(const disconnect& d) noexcept;
 
 /// Parses a Retry-After value in delta-seconds ("120"). HTTP dates and garbage yield nothing.

@@ -29,6 +29,14 @@ enum class error {
     connection_lost,    ///< the link died while this message was being written; it may be lost.
     reconnect_gave_up,  ///< the policy stopped on a disconnect that carried no error of its own.
     request_timeout,    ///< no matching response arrived within the request's timeout.
+    // Why the server's certificate was refused (wss://); all permanent.
+    tls_untrusted,      ///< its issuer is unknown: self-signed, or a CA not in the trust store.
+    tls_host_mismatch,  ///< it is valid, but for another host name or address.
+    tls_expired,        ///< it has expired, or is not valid yet.
+    tls_invalid,        ///< another verification failure (revoked, bad signature, wrong purpose...).
+    // The HTTP proxy.
+    proxy_auth_required,  ///< the proxy answered CONNECT with 407 (or 401): credentials missing or wrong.
+    proxy_failed,         ///< the proxy refused CONNECT with another status or did not speak HTTP.
 };
 
 /// Error conditions that say what recovery means, independent of the category.

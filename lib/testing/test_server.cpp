@@ -6,21 +6,26 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include <exception>
 #include <iostream>
 #include <list>
 #include <utility>
+#include <variant>
 
 namespace tether::testing {
 
@@ -28,6 +33,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace websocket = boost::beast::websocket;
+namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
@@ -39,6 +45,23 @@ constexpr auto request_read_timeout = std::chrono::seconds(10);
 constexpr auto reject_write_timeout = std::chrono::seconds(5);
 // Bounds the opening and the closing handshake of the server side.
 constexpr auto ws_handshake_timeout = std::chrono::seconds(5);
+constexpr auto tls_handshake_timeout = std::chrono::seconds(5);
+
+using plain_ws = websocket::stream<beast::tcp_stream>;
+using tls_ws = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
+std::unique_ptr<ssl::context> make_server_tls(const tls_identity& id)
+{
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3);
+    ctx->use_certificate_chain_file(id.certificate_file);
+    ctx->use_private_key_file(id.key_file, ssl::context::pem);
+    if (!id.client_ca_file.empty()) {
+        ctx->load_verify_file(id.client_ca_file);
+        ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    }
+    return ctx;
+}
 
 }  // namespace
 
@@ -47,11 +70,18 @@ namespace detail {
 // What the server and its connections share. Connections and coroutines hold it by shared_ptr,
 // so it outlives the test_server object for as long as anything still runs on the io_context.
 struct server_core : std::enable_shared_from_this<server_core> {
-    server_core(net::any_io_executor ex, std::uint16_t port) : ex_(std::move(ex)), port_(port), acceptor_(ex_) {}
+    server_core(net::any_io_executor ex, const server_options& options)
+        : ex_(std::move(ex)), port_(options.port), acceptor_(ex_),
+          tls_(options.tls ? make_server_tls(*options.tls) : nullptr), deflate_(options.permessage_deflate)
+    {
+    }
 
     net::any_io_executor ex_;
     std::uint16_t port_;
     tcp::acceptor acceptor_;
+    std::unique_ptr<ssl::context> tls_;  // set: every connection is TLS
+    bool deflate_ = false;
+    std::size_t tls_failures_ = 0;
     test_server::handler handler_;
     bool running_ = false;
     bool destroyed_ = false;
@@ -76,12 +106,23 @@ struct server_core : std::enable_shared_from_this<server_core> {
 
 struct server_connection::state {
     state(std::shared_ptr<detail::server_core> s, tcp::socket socket)
-        : server(std::move(s)), ws(std::move(socket)), silence(ws.get_executor())
+        : server(std::move(s)), ws(make_stream(*server, std::move(socket))), silence(server->ex_)
     {
     }
 
+    static std::variant<plain_ws, tls_ws> make_stream(detail::server_core& core, tcp::socket socket)
+    {
+        if (core.tls_) return std::variant<plain_ws, tls_ws>(std::in_place_type<tls_ws>, std::move(socket), *core.tls_);
+        return std::variant<plain_ws, tls_ws>(std::in_place_type<plain_ws>, std::move(socket));
+    }
+
+    beast::tcp_stream& tcp() noexcept
+    {
+        return std::visit([](auto& w) -> beast::tcp_stream& { return beast::get_lowest_layer(w); }, ws);
+    }
+
     std::shared_ptr<detail::server_core> server;
-    websocket::stream<beast::tcp_stream> ws;
+    std::variant<plain_ws, tls_ws> ws;  // every operation below visits it
     http::request<http::string_body> http_request;  // ws.async_accept needs the parsed request
     upgrade_request request;
     net::steady_timer silence;  // async_stay_silent waits on it; drop() cancels it
@@ -90,7 +131,7 @@ struct server_connection::state {
     void drop() noexcept
     {
         dropped = true;
-        beast::get_lowest_layer(ws).close();  // closes the socket and cancels the stream's timer
+        tcp().close();  // closes the socket and cancels the stream's timer
         silence.cancel();
     }
 };
@@ -122,9 +163,16 @@ net::awaitable<error_code> server_connection::async_accept()
     opt.handshake_timeout = ws_handshake_timeout;
     opt.idle_timeout = websocket::stream_base::none();
     opt.keep_alive_pings = false;
-    s->ws.set_option(opt);
-    auto [ec] = co_await s->ws.async_accept(s->http_request, use_nothrow);
-    co_return ec;
+    websocket::permessage_deflate deflate;
+    deflate.server_enable = s->server->deflate_;
+    co_return co_await std::visit(
+        [&](auto& ws) -> net::awaitable<error_code> {
+            ws.set_option(opt);
+            ws.set_option(deflate);
+            auto [ec] = co_await ws.async_accept(s->http_request, use_nothrow);
+            co_return ec;
+        },
+        s->ws);
 }
 
 net::awaitable<error_code> server_connection::async_reject(unsigned status, std::vector<header> headers)
@@ -142,14 +190,14 @@ net::awaitable<error_code> server_connection::async_reject(unsigned status, std:
     res.body() = "rejected by tether test_server\n";
     res.prepare_payload();
 
-    auto& stream = s->ws.next_layer();
-    stream.expires_after(reject_write_timeout);
-    auto [ec, n] = co_await http::async_write(stream, res, use_nothrow);
+    s->tcp().expires_after(reject_write_timeout);
+    auto [ec, n] = co_await std::visit(
+        [&](auto& ws) { return http::async_write(ws.next_layer(), res, use_nothrow); }, s->ws);
     (void)n;
     // The request was read in full, so closing now sends a FIN after the response, not a reset.
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.close();
+    s->tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    s->tcp().close();
     co_return ec;
 }
 
@@ -157,8 +205,22 @@ net::awaitable<error_code> server_connection::async_send(std::string text)
 {
     auto s = state_;
     if (s->dropped) co_return net::error::operation_aborted;
-    s->ws.text(true);
-    auto [ec, n] = co_await s->ws.async_write(net::buffer(text), use_nothrow);
+    auto [ec, n] = co_await std::visit(
+        [&](auto& ws) {
+            ws.text(true);
+            return ws.async_write(net::buffer(text), use_nothrow);
+        },
+        s->ws);
+    (void)n;
+    co_return ec;
+}
+
+net::awaitable<error_code> server_connection::async_send_raw(std::string bytes)
+{
+    auto s = state_;
+    if (s->dropped) co_return net::error::operation_aborted;
+    auto [ec, n] = co_await std::visit(
+        [&](auto& ws) { return net::async_write(ws.next_layer(), net::buffer(bytes), use_nothrow); }, s->ws);
     (void)n;
     co_return ec;
 }
@@ -170,10 +232,11 @@ net::awaitable<std::optional<std::string>> server_connection::async_receive()
         if (s->dropped) co_return std::nullopt;
         beast::flat_buffer buffer;
         // A pending read is what makes Beast answer pings and close frames.
-        auto [ec, n] = co_await s->ws.async_read(buffer, use_nothrow);
+        auto [ec, n] = co_await std::visit([&](auto& ws) { return ws.async_read(buffer, use_nothrow); }, s->ws);
         (void)n;
         if (ec) co_return std::nullopt;
-        if (!s->ws.got_text()) continue;  // only text messages are part of the script
+        const bool text_message = std::visit([](auto& ws) { return ws.got_text(); }, s->ws);
+        if (!text_message) continue;  // only text messages are part of the script
         auto text = beast::buffers_to_string(buffer.data());
         s->server->messages_.push_back(text);
         s->server->notify();
@@ -190,7 +253,7 @@ net::awaitable<error_code> server_connection::async_close(std::uint16_t code, st
     websocket::close_reason cr;
     cr.code = code;  // any code, application ones (4000-4999) included
     cr.reason = std::move(reason);
-    auto [ec] = co_await s->ws.async_close(cr, use_nothrow);
+    auto [ec] = co_await std::visit([&](auto& ws) { return ws.async_close(cr, use_nothrow); }, s->ws);
     co_return ec;
 }
 
@@ -226,6 +289,34 @@ namespace {
 using core_ptr = std::shared_ptr<detail::server_core>;
 using state_ptr = std::shared_ptr<server_connection::state>;
 
+std::string peer_certificate_subject(server_connection::state& st)
+{
+    auto* tls = std::get_if<tls_ws>(&st.ws);
+    if (!tls) return {};
+    X509* cert = SSL_get1_peer_certificate(tls->next_layer().native_handle());
+    if (!cert) return {};
+    std::string subject;
+    if (BIO* bio = BIO_new(BIO_s_mem())) {
+        X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_ONELINE);
+        char* data = nullptr;
+        const long n = BIO_get_mem_data(bio, &data);
+        subject.assign(data, static_cast<std::size_t>(n));
+        BIO_free(bio);
+    }
+    X509_free(cert);
+    return subject;
+}
+
+// Over TLS, the handshake comes first; the TCP stream's timer bounds it.
+net::awaitable<error_code> tls_handshake(server_connection::state& st)
+{
+    auto* tls = std::get_if<tls_ws>(&st.ws);
+    if (!tls) co_return error_code{};
+    st.tcp().expires_after(tls_handshake_timeout);
+    auto [ec] = co_await tls->next_layer().async_handshake(ssl::stream_base::server, use_nothrow);
+    co_return ec;
+}
+
 upgrade_request to_upgrade_request(const http::request<http::string_body>& req)
 {
     upgrade_request r;
@@ -259,19 +350,28 @@ net::awaitable<void> run_connection(core_ptr core, state_ptr st,
     } guard{core, entry};
 
     try {
+        const auto tls_ec = co_await tls_handshake(*st);
+        if (tls_ec) {
+            ++core->tls_failures_;
+            core->notify();
+            st->drop();
+            co_return;
+        }
         beast::flat_buffer buffer;
-        auto& stream = st->ws.next_layer();
-        stream.expires_after(request_read_timeout);
-        auto [ec, n] = co_await http::async_read(stream, buffer, st->http_request, use_nothrow);
+        st->tcp().expires_after(request_read_timeout);
+        auto [ec, n] = co_await std::visit(
+            [&](auto& ws) { return http::async_read(ws.next_layer(), buffer, st->http_request, use_nothrow); },
+            st->ws);
         (void)n;
         // The websocket stream applies its own timeouts; the TCP stream's timer must be off.
-        stream.expires_never();
+        st->tcp().expires_never();
         if (ec || st->dropped || core->destroyed_) {
             st->drop();
             co_return;
         }
 
         st->request = to_upgrade_request(st->http_request);
+        st->request.client_certificate = peer_certificate_subject(*st);
         core->requests_.push_back(st->request);
         core->notify();
 
@@ -375,7 +475,12 @@ struct test_server::impl : detail::server_core {
 };
 
 test_server::test_server(net::any_io_executor ex, handler h, std::uint16_t port)
-    : impl_(std::make_shared<impl>(std::move(ex), port))
+    : test_server(std::move(ex), std::move(h), server_options{.port = port})
+{
+}
+
+test_server::test_server(net::any_io_executor ex, handler h, server_options options)
+    : impl_(std::make_shared<impl>(std::move(ex), options))
 {
     impl_->handler_ = std::move(h);
     impl_->listen();
@@ -396,7 +501,7 @@ std::uint16_t test_server::port() const noexcept
 
 std::string test_server::url(std::string_view target) const
 {
-    std::string u = "ws://127.0.0.1:" + std::to_string(impl_->port_);
+    std::string u = (impl_->tls_ ? "wss://127.0.0.1:" : "ws://127.0.0.1:") + std::to_string(impl_->port_);
     if (target.empty() || target.front() != '/') u += '/';
     u += target;
     return u;
@@ -431,6 +536,11 @@ const std::vector<std::string>& test_server::messages() const noexcept
 std::size_t test_server::live_connections() const noexcept
 {
     return impl_->connections_.size();
+}
+
+std::size_t test_server::tls_handshake_failures() const noexcept
+{
+    return impl_->tls_failures_;
 }
 
 net::awaitable<error_code> test_server::async_wait_until(std::function<bool()> predicate,

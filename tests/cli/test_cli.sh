@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end checks of tether-cat against a python3-websockets peer on 127.0.0.1.
-# Usage: test_cli.sh PATH/TO/tether-cat. Exits 77 (skip) when python3 cannot import websockets.
+# Usage: test_cli.sh PATH/TO/tether-cat [PKI-DIR]. With the test PKI (tests/tls), wss:// is
+# checked too. Exits 77 (skip) when python3 cannot import websockets.
 # The peer reports what it sees as JSON lines on a pipe; the checks block on that pipe and on the
 # tool's exit (each run bounded by `timeout`), never on sleeps.
 set -u
 
-cat_bin=${1:?usage: test_cli.sh PATH/TO/tether-cat}
+cat_bin=${1:?usage: test_cli.sh PATH/TO/tether-cat [PKI-DIR]}
+pki=${2:-}
 python=
 for candidate in "${PYTHON:-python3}" python3 /usr/bin/python3; do
     if "$candidate" -c 'import websockets' 2>/dev/null; then python=$candidate; break; fi
@@ -13,7 +15,8 @@ done
 [ -n "$python" ] || { echo "SKIP: python3 websockets is not available"; exit 77; }
 
 work=$(mktemp -d)
-trap 'kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
+tls_pids=()
+trap 'kill "$server_pid" "${tls_pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
 failures=0
 passes=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
@@ -23,7 +26,7 @@ pass() { echo "ok: $*"; passes=$((passes + 1)); }
 # with STATUS, anything else echoes. Prints its port, then one line per event; /burst reports only
 # a count at the end, so that a pipe nobody reads meanwhile cannot stall it.
 cat > "$work/peer.py" <<'EOF'
-import asyncio, http, json, sys
+import asyncio, http, json, ssl, sys
 import websockets
 
 def report(**event):
@@ -53,7 +56,11 @@ async def handler(ws, path):
     report(ev="end", path=path, count=count, last=last)
 
 async def main():
-    async with websockets.serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
+    tls = None
+    if len(sys.argv) == 3:  # certificate and key: serve wss://
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[1], sys.argv[2])
+    async with websockets.serve(handler, "127.0.0.1", 0, process_request=process_request, ssl=tls) as server:
         print(server.sockets[0].getsockname()[1], flush=True)
         await asyncio.Future()
 
@@ -167,6 +174,48 @@ expect_rc 3 "a failing token command fails the attempt"
 [[ $err == *'token command exited with status 3'* ]] || fail "token failure reported: $err"
 [[ $err == *s3cr3t* ]] && fail "the token command's output appears on stderr"
 exec 5<&-
+
+# --- wss:// with the test PKI: a verified round trip; refused certificates exit 4 and say why -------
+if [ -n "$pki" ]; then
+    # Starts a TLS peer with certificate $1 and sets $tls_port; its events go to a file.
+    start_tls_peer() {
+        local fifo=$work/tls_$1
+        mkfifo "$fifo"
+        "$python" -u "$work/peer.py" "$pki/$1.pem" "$pki/$1.key" > "$fifo" &
+        tls_pids+=($!)
+        exec 6< "$fifo"
+        tls_port=
+        read -r -t 10 -u 6 tls_port || fail "the TLS peer ($1) did not start"
+        cat <&6 > "$work/tls_$1.log" &  # drain its events
+        exec 6<&-
+    }
+    stdin=$work/one
+    start_tls_peer server
+    mkfifo "$work/tls_in" "$work/tls_out"
+    timeout 10 "$cat_bin" --cafile "$pki/ca.pem" --token-command 'echo tls-s3cr3t' "wss://127.0.0.1:$tls_port/echo" \
+        < "$work/tls_in" > "$work/tls_out" 2> "$work/err" &
+    cat_pid=$!
+    exec 3> "$work/tls_in" 4< "$work/tls_out"
+    echo '{"type":"x"}' >&3
+    reply=
+    read -r -t 5 -u 4 reply
+    exec 3>&-
+    wait "$cat_pid"; rc=$?; err=$(cat "$work/err")
+    exec 4<&-
+    expect_rc 0 "wss:// with --cafile connects and closes"
+    [ "$reply" = '{"type":"x"}' ] && pass "a message round-trips over wss://" || fail "wss:// echo: '$reply'"
+    run --policy never "wss://127.0.0.1:$tls_port/echo"
+    expect_rc 4 "an untrusted certificate is permanent"
+    [[ $err == *'not trusted'* ]] || fail "the untrusted certificate is named: $err"
+    start_tls_peer expired
+    run --cafile "$pki/ca.pem" --token-command 'echo tls-s3cr3t' "wss://127.0.0.1:$tls_port/echo"
+    expect_rc 4 "an expired certificate is permanent"
+    [[ $err == *'expired'* ]] || fail "the expiry is named: $err"
+    [[ $err == *s3cr3t* ]] && fail "the token appears on stderr"
+    run --cert "$pki/client.pem" "wss://127.0.0.1:$tls_port/"
+    expect_rc 2 "--cert without --key is a usage error"
+    [[ $err == *'tls.key_file'* ]] || fail "the missing key is named: $err"
+fi
 
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

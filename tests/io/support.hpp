@@ -128,6 +128,10 @@ struct scenario {
     std::optional<client> c;
 
     explicit scenario(testing::test_server::handler h) : server(ioc.get_executor(), std::move(h)) {}
+    scenario(testing::test_server::handler h, testing::server_options options)
+        : server(ioc.get_executor(), std::move(h), std::move(options))
+    {
+    }
 
     /// Runs a client made from `cfg` until `async_run` completes, and returns its result.
     error_code run_until_finished(client_config cfg)

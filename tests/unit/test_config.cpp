@@ -33,7 +33,10 @@ BOOST_AUTO_TEST_CASE(defaults_are_the_original_numbers_and_valid)
     BOOST_CHECK_NO_THROW(cfg.validate());
     BOOST_TEST(cfg.ping_interval.count() == 30000);
     BOOST_TEST(cfg.max_message_size == 16u * 1024 * 1024);
-    BOOST_TEST(cfg.verify_peer);
+    BOOST_TEST(cfg.tls.verify_peer);
+    BOOST_TEST(!cfg.permessage_deflate);
+    BOOST_TEST(!cfg.allow_plaintext_token);
+    BOOST_TEST(cfg.proxy.use_environment);
 }
 
 BOOST_AUTO_TEST_CASE(each_invalid_field_is_named)
@@ -69,6 +72,34 @@ BOOST_AUTO_TEST_CASE(each_invalid_field_is_named)
         {"receive_buffer_capacity", [](cfg& c) { c.receive_buffer_capacity = 0; }},
         {"send_queue_capacity", [](cfg& c) { c.send_queue_capacity = 0; }},
         {"close_timeout", [](cfg& c) { c.close_timeout = 0ms; }},
+        {"tls.key_file", [](cfg& c) { c.tls.certificate_file = "client.pem"; }},
+        {"tls.certificate_file", [](cfg& c) { c.tls.key_file = "client.key"; }},
+        {"proxy.url", [](cfg& c) { c.proxy.url = "https://proxy:3128"; }},
+        {"proxy.url", [](cfg& c) { c.proxy.url = "http://proxy:port"; }},
+        // Credentials in plaintext: only to loopback, unless explicitly allowed.
+        {"", [](cfg& c) { c.token_provider = [] { return std::string("t"); }; }},
+        {"url",
+         [](cfg& c) {
+             c.url = "ws://example.com/";
+             c.token_provider = [] { return std::string("t"); };
+         }},
+        {"url",
+         [](cfg& c) {
+             c.url = "ws://10.0.0.1/";
+             c.headers = {{"authorization", "Basic eDp5"}};
+         }},
+        {"",
+         [](cfg& c) {
+             c.url = "ws://example.com/";
+             c.token_provider = [] { return std::string("t"); };
+             c.allow_plaintext_token = true;
+         }},
+        {"",
+         [](cfg& c) {
+             c.url = "wss://example.com/";
+             c.token_provider = [] { return std::string("t"); };
+         }},
+        {"", [](cfg& c) { c.url = "ws://example.com/"; }},  // no credentials at all
     };
     for (const auto& r : rows) {
         BOOST_TEST_CONTEXT("field " << r.field)

@@ -24,6 +24,8 @@ struct upgrade_request {
     std::string target;           ///< path and query
     std::vector<header> headers;  ///< in arrival order
     std::chrono::steady_clock::time_point received_at;
+    /// Over TLS with a client certificate: its subject, one line (e.g. "CN = tether test client").
+    std::string client_certificate;
 
     /// The first header of that name (case-insensitive), or "" when absent.
     std::string header_value(std::string_view name) const;
@@ -46,6 +48,9 @@ public:
     boost::asio::awaitable<error_code> async_reject(unsigned status, std::vector<header> headers = {});
     /// Sends one text frame.
     boost::asio::awaitable<error_code> async_send(std::string text);
+    /// Writes `bytes` as they are, below the WebSocket layer (after TLS, if any): hand-made
+    /// frames, malformed or not. Must not overlap another send or close.
+    boost::asio::awaitable<error_code> async_send_raw(std::string bytes);
     /// Reads the next text message, answering pings meanwhile. Empty when the connection ended
     /// (a close frame, EOF, reset or the server stopping).
     boost::asio::awaitable<std::optional<std::string>> async_receive();
@@ -62,6 +67,21 @@ private:
     std::shared_ptr<state> state_;
 };
 
+/// The server side of TLS: a certificate chain and key in PEM files, and optionally the CAs that
+/// client certificates must chain to (mutual TLS).
+struct tls_identity {
+    std::string certificate_file;  ///< PEM: the server's certificate, then any intermediates
+    std::string key_file;          ///< PEM: its private key
+    std::string client_ca_file;    ///< PEM: when set, clients must present a certificate signed by one of these
+};
+
+/// How a test_server listens.
+struct server_options {
+    std::uint16_t port = 0;            ///< 0 = an ephemeral port
+    std::optional<tls_identity> tls;   ///< set: `wss://`, every connection starts with a TLS handshake
+    bool permessage_deflate = false;   ///< offer permessage-deflate; messages to a client that accepts it are compressed
+};
+
 /// A WebSocket server on 127.0.0.1 for tests. Each accepted connection's upgrade request is read
 /// and recorded, then handed to the current handler (by default: accept and echo). Not thread
 /// safe: use it from the executor it runs on (tests run one single-threaded io_context).
@@ -71,12 +91,14 @@ public:
 
     /// Listens on 127.0.0.1:`port` (0 = an ephemeral port) at once.
     explicit test_server(boost::asio::any_io_executor ex, handler h = {}, std::uint16_t port = 0);
+    /// Listens as `options` say, at once. Throws when the port is taken or the TLS files do not load.
+    test_server(boost::asio::any_io_executor ex, handler h, server_options options);
     ~test_server();
     test_server(const test_server&) = delete;
     test_server& operator=(const test_server&) = delete;
 
     std::uint16_t port() const noexcept;
-    /// `ws://127.0.0.1:<port><target>`
+    /// `ws://127.0.0.1:<port><target>`, or `wss://` with TLS.
     std::string url(std::string_view target = "/") const;
 
     /// The handler for connections accepted from now on; an empty one means accept and echo.
@@ -93,6 +115,8 @@ public:
     const std::vector<std::string>& messages() const noexcept;
     /// Connections currently open.
     std::size_t live_connections() const noexcept;
+    /// TLS handshakes that failed, e.g. because the client rejected the certificate.
+    std::size_t tls_handshake_failures() const noexcept;
 
     /// Completes once `predicate()` holds, re-checked after every request, message and
     /// connection end, or fails with `timeout` error after `limit`.
