@@ -19,19 +19,24 @@ void require(bool ok, const char* field, const char* rule)
 
 reconnect_decision seed_policy::operator()(const disconnect& why, const reconnect_history& h) const
 {
+    // history.random is 0.5 unless the client draws it, so a table test sees exact delays.
+    const auto spread = [&](milliseconds d) {
+        const double f = 1.0 + jitter * (2.0 * std::clamp(h.random, 0.0, 1.0) - 1.0);
+        return milliseconds(static_cast<milliseconds::rep>(std::llround(static_cast<double>(d.count()) * f)));
+    };
     switch (classify(why)) {
     case failure_class::permanent:
     case failure_class::user: return std::nullopt;
     case failure_class::not_found: {
         const unsigned n = h.attempts_in(failure_class::not_found);
         if (n > not_found_retries) return std::nullopt;
-        return delay * n;
+        return spread(delay * n);
     }
     case failure_class::transient:
     case failure_class::throttled: {
         const unsigned n = h.attempts_in(failure_class::transient) + h.attempts_in(failure_class::throttled);
         if (n > max_retries) return std::nullopt;
-        return std::max(delay, why.retry_after.value_or(milliseconds::zero()));
+        return std::max(spread(delay), why.retry_after.value_or(milliseconds::zero()));
     }
     }
     return std::nullopt;
@@ -57,6 +62,7 @@ reconnect_decision exponential_policy::operator()(const disconnect& why, const r
 reconnect_policy::reconnect_policy(seed_policy p)
 {
     require(p.delay > milliseconds::zero(), "policy.delay", "must be positive");
+    require(p.jitter >= 0.0 && p.jitter < 1.0, "policy.jitter", "must be in [0, 1)");
     fn_ = p;
 }
 

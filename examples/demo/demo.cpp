@@ -260,7 +260,7 @@ private:
         tether::client_config config = tether::make_sessions_config(options);
         config.ping_interval = ping_interval;
         config.pong_timeout = pong_timeout;
-        config.policy = tether::seed_policy{.delay = retry_delay};
+        config.policy = tether::seed_policy{.delay = retry_delay, .jitter = 0};  // the timeline checks exact delays
         url_ = config.url;
         return config;
     }

@@ -36,11 +36,13 @@ using reconnect_decision = std::optional<std::chrono::milliseconds>;
 /// The original transport's numbers, done right. Close 4003 and HTTP 401/403 (and every other
 /// permanent failure) stop at once. Close 4001 and HTTP 404 get `not_found_retries` retries after
 /// `delay` x n. Any other failure, the first connect included, gets `max_retries` retries `delay`
-/// apart; HTTP 429/503 wait for Retry-After when it is longer.
+/// apart; HTTP 429/503 wait for Retry-After when it is longer. Each delay is spread by
+/// +-`jitter`, so that many clients dropped by one server restart do not return in lockstep.
 struct seed_policy {
     std::chrono::milliseconds delay{2000};  ///< base delay; must be positive.
     unsigned max_retries = 5;               ///< retries for ordinary failures.
     unsigned not_found_retries = 3;         ///< retries for close 4001 / HTTP 404.
+    double jitter = 0.1;                    ///< relative spread in [0, 1); 0 = exact delays.
 
     reconnect_decision operator()(const disconnect& why, const reconnect_history& h) const;
 };

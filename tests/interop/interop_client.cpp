@@ -281,7 +281,7 @@ int main(int argc, char** argv)
     cfg.connect_timeout = 5s;
     cfg.handshake_timeout = 5s;
     cfg.close_timeout = 5s;
-    cfg.policy = tether::seed_policy{.delay = retry_delay};
+    cfg.policy = tether::seed_policy{.delay = retry_delay, .jitter = 0};  // the schedule is checked
 
     std::optional<tether::client> c;
     try {

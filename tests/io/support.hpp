@@ -156,7 +156,7 @@ inline client_config fast_config(std::string url, std::chrono::milliseconds dela
     cfg.ping_interval = 0ms;
     cfg.close_timeout = 2s;
     cfg.manual_reconnect_delay = 10ms;
-    cfg.policy = seed_policy{.delay = delay};
+    cfg.policy = seed_policy{.delay = delay, .jitter = 0};  // exact delays: tests check them
     return cfg;
 }
 

@@ -50,6 +50,32 @@ using decisions = std::vector<tether::reconnect_decision>;
 
 BOOST_AUTO_TEST_SUITE(seed)
 
+// The spread is +-jitter around each delay, from the supervisor's random sample; 0.5 is exact.
+BOOST_AUTO_TEST_CASE(jitter_spreads_every_delay_and_keeps_retry_after_a_floor)
+{
+    const tether::seed_policy p;  // 2 s, +-10 %
+    struct row {
+        double random;
+        disconnect why;
+        milliseconds expected;
+    };
+    const row rows[] = {
+        {0.0, refused(), 1800ms},        {0.5, refused(), 2000ms},         {1.0, refused(), 2200ms},
+        {0.0, close_with(4001), 1800ms}, {1.0, close_with(4001), 2200ms},  {0.0, http(503, "5"), 5000ms},
+        {1.0, http(429, "1"), 2200ms},
+    };
+    for (const auto& r : rows) {
+        BOOST_TEST_CONTEXT(tether::describe(r.why) << ", random " << r.random)
+        {
+            BOOST_TEST((run(p, {r.why}, r.random) == decisions{r.expected}));
+        }
+    }
+    const tether::seed_policy exact{.jitter = 0};
+    BOOST_TEST((run(exact, {refused()}, 0.0) == decisions{2000ms}));
+    BOOST_CHECK_THROW(tether::reconnect_policy(tether::seed_policy{.jitter = 1.0}), std::invalid_argument);
+    BOOST_CHECK_THROW(tether::reconnect_policy(tether::seed_policy{.jitter = -0.1}), std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_CASE(permanent_failures_stop_at_once)
 {
     const tether::seed_policy p;
