@@ -356,7 +356,11 @@ private:
             ~abort_reset() { i.abort_ = nullptr; }
         } reset_abort_on_exit{*this};
 
-        abort_ = [&ws] { beast::get_lowest_layer(ws).close(); };
+        abort_ = [&ws] {
+            // A hard stop (close_timeout, reconnect()): reset, so that nothing unsent follows later.
+            reset_on_close(beast::get_lowest_layer(ws));
+            beast::get_lowest_layer(ws).close();
+        };
         std::string token;
         auto token_failure = co_await fetch_token(token);
         if (token_failure) co_return ended(std::move(*token_failure));
@@ -393,10 +397,15 @@ private:
                 .async_wait(ex::wait_for_one(), asio::use_awaitable);
         for (auto& e : {e1, e2, e3, e4})
             if (e) std::rethrow_exception(e);
+        disconnect* results[] = {&d1, &d2, &d3, &d4};
+        disconnect why = std::move(*results[order[0]]);
+        // A link given up without a closing handshake is reset, not closed: after a FIN the kernel
+        // would go on delivering the unsent tail of the send buffer to the old server connection,
+        // possibly after the next connection has delivered newer messages.
+        if (why.kind != disconnect_kind::close_frame) reset_on_close(beast::get_lowest_layer(ws));
         beast::get_lowest_layer(ws).close();
         r.healthy = healthy_;
-        disconnect* why[] = {&d1, &d2, &d3, &d4};
-        co_return ended(std::move(*why[order[0]]));
+        co_return ended(std::move(why));
     }
 
     // Asks the token provider for this attempt's token; a failure ends the attempt. The
@@ -541,6 +550,12 @@ private:
         const long verify_result = SSL_get_verify_result(handle);
         if (cfg_.tls.verify_peer && verify_result != X509_V_OK) co_return tls_verify_disconnect(verify_result);
         co_return error_disconnect(disconnect_kind::tls, ec);
+    }
+
+    static void reset_on_close(beast::tcp_stream& stream)
+    {
+        error_code ignored;  // a socket that is not open has nothing to reset
+        stream.socket().set_option(asio::socket_base::linger(true, 0), ignored);
     }
 
     static disconnect timed_out(disconnect_kind stage)
