@@ -11,6 +11,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -127,10 +128,18 @@ struct atomic_stats {
 
 }  // namespace
 
+namespace {
+asio::any_io_executor make_client_strand(const asio::any_io_executor& ex)
+{
+    if (const auto* io = ex.target<asio::io_context::executor_type>()) return asio::make_strand(*io);
+    return asio::make_strand(ex);
+}
+}  // namespace
+
 class client::impl : public std::enable_shared_from_this<impl> {
 public:
     impl(executor_type ex, client_config cfg, client_callbacks cb)
-        : ex_(std::move(ex)), strand_(asio::make_strand(ex_)), cfg_(std::move(cfg)), cb_(std::move(cb)),
+        : ex_(std::move(ex)), strand_(make_client_strand(ex_)), cfg_(std::move(cfg)), cb_(std::move(cb)),
           backoff_timer_(strand_), send_signal_(strand_), inbox_signal_(strand_), close_deadline_(strand_)
     {
         cfg_.validate();
@@ -237,7 +246,8 @@ public:
                 stats_.heartbeat_timeouts.load(), stats_.too_big.load()};
     }
 
-    asio::strand<executor_type>& strand() noexcept { return strand_; }
+    const executor_type& strand() noexcept { return strand_; }
+    const executor_type& executor() const noexcept { return ex_; }
 
     std::atomic<bool> silenced_{false};
 
@@ -949,7 +959,10 @@ private:
     }
 
     executor_type ex_;
-    asio::strand<executor_type> strand_;
+    // A strand over the application's executor, type-erased. Over an io_context's executor it is
+    // built on the concrete type: a strand over any_io_executor pays a second layer of type
+    // erasure (copies, destructions, calls through pointers) on every completion.
+    executor_type strand_;
     client_config cfg_;
     client_callbacks cb_;
     ws_url url_;
@@ -1002,7 +1015,7 @@ client::~client()
 
 client::executor_type client::get_executor() const noexcept
 {
-    return impl_->strand().get_inner_executor();
+    return impl_->executor();
 }
 
 std::string client::serialize(const boost::json::value& v)
