@@ -1,0 +1,100 @@
+// The benchmark suite: the cases each client runs against the load generator, and what they report.
+//   main.cpp              the driver: runs the cases, prints the table, writes the JSON summary
+//   generator.cpp         the load generator (`tether-bench serve`), a separate process
+//   payload.cpp           realistic session JSON of an exact size
+//   beast_cases.cpp       the baseline, a raw Beast coroutine client; and the batched-frames ceiling
+//   tether_cases.cpp      the same cases through tether, callback and async_receive
+//   resilience.cpp        reconnect, blackhole detection, idle sessions (tether)
+//   measure.hpp           CPU clocks, the measured window, the JSON check (shared with websocketpp)
+//   frames.hpp            WebSocket frames on raw bytes (generator and ceiling)
+//   runner.hpp            running one case on its own io_context
+//   websocketpp_client.cpp, ws_client.mjs   the other clients, each a program of its own
+#ifndef TETHER_BENCH_BENCH_HPP
+#define TETHER_BENCH_BENCH_HPP
+
+#include "measure.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+/// Talks to the generator process over its stdin/stdout: one command line, one reply line.
+struct generator_link {
+    std::uint16_t port = 0;
+    std::function<void(const std::string&)> send;  // writes one command line
+    std::function<std::string()> read_reply;       // blocks for the next reply line
+
+    std::string command(const std::string& line)
+    {
+        send(line);
+        return read_reply();
+    }
+    std::string url(const std::string& target) const { return "ws://127.0.0.1:" + std::to_string(port) + target; }
+};
+
+struct case_params {
+    generator_link* gen = nullptr;
+    std::size_t size = 256;       // message size in bytes
+    double seconds = 1.0;         // measured window of a throughput case
+    unsigned in_flight = 1;       // echo: messages in flight
+    std::size_t samples = 10000;  // echo: round trips measured (after a warm-up)
+    unsigned repeats = 10;        // resilience: repetitions
+    std::size_t sessions = 1000;  // idle sessions
+};
+
+/// One measured case. Throughput cases fill messages/seconds/cpu; latency cases fill latencies;
+/// resilience cases fill `metrics` (name, value) and `series`.
+struct result {
+    std::uint64_t messages = 0;
+    double seconds = 0;
+    double cpu_seconds = 0;  // of the measured side: the client's thread or process
+    std::vector<double> latencies_us;
+    std::vector<std::pair<std::string, double>> metrics;
+    std::vector<double> series;  // e.g. attempts per 100 ms
+    std::string error;           // non-empty: the case failed
+    std::string note;            // non-empty: the case was skipped, and why
+    std::string detail;          // a JSON object describing an external client (its versions)
+};
+
+/// Three realistic session messages (assistant, user, result) of exactly `size` bytes each.
+std::vector<std::string> session_messages(std::size_t size);
+
+/// The load generator's main: listens on 127.0.0.1:0, prints the port, serves until stdin closes.
+int serve();
+
+// The end-of-send marker: a text frame shorter than any message (the sink counts frames before it
+// and answers with {"type":"result","subtype":"sink","count":N}).
+inline const std::string sink_marker = "{\"end\":1}";
+
+// Raw Beast, the baseline.
+result beast_receive(const case_params& p, bool on_strand);
+result beast_send(const case_params& p, bool on_strand);
+result beast_echo(const case_params& p);
+result beast_connect(const case_params& p);  // resolve + TCP + upgrade, `repeats` times
+
+// A ceiling, not a product: large reads, frames parsed in a loop, no asynchronous operation per message.
+result frames_receive(const case_params& p);
+
+// tether.
+result tether_receive_callback(const case_params& p);
+result tether_receive_await(const case_params& p);
+result tether_send_pipelined(const case_params& p);
+result tether_send_await(const case_params& p);
+result tether_echo(const case_params& p);
+
+// tether's resilience figures.
+result tether_reconnect(const case_params& p);
+result tether_blackhole(const case_params& p);
+result tether_idle_sessions(const case_params& p);
+
+/// Resident set size of this process, bytes.
+std::size_t rss_bytes();
+
+}  // namespace bench
+
+#endif

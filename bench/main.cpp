@@ -1,0 +1,649 @@
+// tether-bench: runs the benchmark suite against the load generator (this program, `serve` mode, in
+// a child process), prints a table and writes a JSON summary. Every number is measured in this run;
+// ratios compare implementations within the run.
+//
+//   tether-bench [--quick] [--json PATH] [--websocketpp PATH] [--node-client PATH --node-ws DIR]
+//                [--rounds N] [--seconds S] [--only WORD] [--commit ID]
+//   tether-bench serve        the generator (see generator.cpp)
+#include "bench.hpp"
+
+#include <boost/json.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+extern char** environ;
+
+namespace bench {
+namespace {
+
+struct options {
+    bool quick = false;
+    std::string json_path = "bench-summary.json";
+    std::string websocketpp;  // the bench-websocketpp program
+    std::string node_client;  // ws_client.mjs
+    std::string node_ws;      // a directory with node_modules/ws
+    unsigned rounds = 3;
+    double seconds = 1.5;
+    std::string only;
+    std::vector<std::size_t> sizes = {64, 256, 4096, 65536, 1048576};
+    std::string commit;
+    std::string self = "/proc/self/exe";  // this program, started again as the generator
+};
+
+// --- child processes --------------------------------------------------------------------------
+
+struct line_reader {
+    int fd = -1;
+    std::string buf;
+
+    // The next line, or "" at end of input or after `timeout_ms`.
+    std::string next(int timeout_ms)
+    {
+        const auto deadline = clock_type::now() + std::chrono::milliseconds(timeout_ms);
+        for (;;) {
+            const auto nl = buf.find('\n');
+            if (nl != std::string::npos) {
+                std::string line = buf.substr(0, nl);
+                buf.erase(0, nl + 1);
+                return line;
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+            if (left.count() <= 0) return {};
+            pollfd pfd{fd, POLLIN, 0};
+            if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
+            char chunk[4096];
+            const ssize_t n = ::read(fd, chunk, sizeof chunk);
+            if (n <= 0) return {};
+            buf.append(chunk, static_cast<std::size_t>(n));
+        }
+    }
+};
+
+struct generator_process {
+    pid_t pid = -1;
+    int to_child = -1;
+    line_reader from_child;
+    generator_link link;
+
+    void start(const std::string& self)
+    {
+        int in[2], out[2];
+        if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+        posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+        char arg0[] = "tether-bench", arg1[] = "serve";
+        char* argv[] = {arg0, arg1, nullptr};
+        if (posix_spawn(&pid, self.c_str(), &fa, nullptr, argv, environ) != 0)
+            throw std::runtime_error("cannot start the generator");
+        posix_spawn_file_actions_destroy(&fa);
+        ::close(in[0]);
+        ::close(out[1]);
+        to_child = in[1];
+        from_child.fd = out[0];
+        const std::string port = from_child.next(10000);
+        if (port.empty()) throw std::runtime_error("the generator did not start");
+        link.port = static_cast<std::uint16_t>(std::stoi(port));
+        link.send = [this](const std::string& line) {
+            const std::string l = line + "\n";
+            if (::write(to_child, l.data(), l.size()) != static_cast<ssize_t>(l.size()))
+                throw std::runtime_error("the generator is gone");
+        };
+        link.read_reply = [this] {
+            std::string line = from_child.next(70000);
+            if (line.empty()) throw std::runtime_error("the generator did not answer");
+            return line;
+        };
+    }
+
+    double cpu_seconds()
+    {
+        const std::string reply = link.command("cpu");
+        return std::stod(reply.substr(4));
+    }
+
+    void stop()
+    {
+        if (pid < 0) return;
+        link.send("quit");
+        ::close(to_child);
+        int status = 0;
+        for (int i = 0; i < 200 && ::waitpid(pid, &status, WNOHANG) == 0; ++i) ::usleep(10000);
+        if (::waitpid(pid, &status, WNOHANG) == 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+        }
+        pid = -1;
+    }
+};
+
+// Runs an external client; it prints one JSON line: messages, seconds, cpu_seconds (+ extras).
+result run_external(const std::vector<std::string>& args, double limit_seconds, boost::json::object& extra)
+{
+    result r;
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) {
+        r.error = "pipe";
+        return r;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    const int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(out[1]);
+    if (rc != 0) {
+        ::close(out[0]);
+        r.error = "cannot start " + args[0];
+        return r;
+    }
+    line_reader reader{out[0], {}};
+    std::string last;
+    const auto deadline = clock_type::now() + std::chrono::milliseconds(static_cast<long>(limit_seconds * 1000));
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+        if (left.count() <= 0) break;
+        std::string line = reader.next(static_cast<int>(left.count()));
+        if (line.empty()) break;
+        last = line;
+    }
+    ::close(out[0]);
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == 0) {
+        ::usleep(200000);
+        if (::waitpid(pid, &status, WNOHANG) == 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            r.error = args[0] + " did not finish in time";
+        }
+    }
+    try {
+        const auto v = boost::json::parse(last).as_object();
+        r.messages = v.at("messages").to_number<std::uint64_t>();
+        r.seconds = v.at("seconds").to_number<double>();
+        r.cpu_seconds = v.at("cpu_seconds").to_number<double>();
+        if (const auto* m = v.if_contains("malformed"); m && m->to_number<std::uint64_t>() != 0)
+            r.error = "messages failed the JSON check";
+        for (const auto& [k, val] : v)
+            if (k != "messages" && k != "seconds" && k != "cpu_seconds") extra[k] = val;
+        r.detail = boost::json::serialize(extra);
+    } catch (const std::exception&) {
+        if (r.error.empty()) r.error = args[0] + " printed no result";
+    }
+    return r;
+}
+
+// --- cases -------------------------------------------------------------------------------------
+
+struct case_spec {
+    std::string scenario;        // receive, send, echo, reconnect, blackhole, idle_sessions
+    std::string implementation;  // beast, tether (callback), ...
+    std::string baseline;        // implementation this one is compared with ("" = none)
+    case_params params;
+    std::function<result(const case_params&)> run;
+    std::string key() const
+    {
+        return scenario + "|" + std::to_string(params.size) + "|" + std::to_string(params.in_flight) + "|" +
+               std::to_string(params.sessions);
+    }
+};
+
+struct run_record {
+    result r;
+    double generator_cpu = 0;
+};
+
+struct summary {
+    const case_spec* spec = nullptr;
+    std::vector<run_record> runs;
+    std::size_t best = 0;  // index of the run reported
+    double rate() const { return rate_of(runs[best].r); }
+    static double rate_of(const result& r) { return r.seconds > 0 ? static_cast<double>(r.messages) / r.seconds : 0; }
+    bool latency() const { return spec->scenario == "echo"; }
+    std::vector<double> pooled() const
+    {
+        std::vector<double> all;
+        for (const auto& x : runs) all.insert(all.end(), x.r.latencies_us.begin(), x.r.latencies_us.end());
+        std::sort(all.begin(), all.end());
+        return all;
+    }
+    static double percentile(const std::vector<double>& sorted, double q)
+    {
+        if (sorted.empty()) return 0;
+        return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(q * static_cast<double>(sorted.size())))];
+    }
+    std::string error() const
+    {
+        for (const auto& x : runs)
+            if (!x.r.error.empty()) return x.r.error;
+        return {};
+    }
+};
+
+std::string size_label(std::size_t s)
+{
+    if (s >= 1024 * 1024 && s % (1024 * 1024) == 0) return std::to_string(s / (1024 * 1024)) + " MiB";
+    if (s >= 1024 && s % 1024 == 0) return std::to_string(s / 1024) + " KiB";
+    return std::to_string(s) + " B";
+}
+
+std::string fmt(double v, int decimals = 0)
+{
+    char b[64];
+    std::snprintf(b, sizeof b, "%.*f", decimals, v);
+    std::string s = b;
+    if (decimals == 0 && std::fabs(v) >= 10000) {  // thousands separators for big counts
+        std::string out;
+        int n = 0;
+        for (auto it = s.rbegin(); it != s.rend(); ++it) {
+            if (n && n % 3 == 0 && *it != '-') out.push_back(',');
+            out.push_back(*it);
+            ++n;
+        }
+        return {out.rbegin(), out.rend()};
+    }
+    return s;
+}
+
+std::string read_first_line(const std::string& path, const std::string& prefix)
+{
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(prefix, 0) == 0) return line.substr(line.find(':') + 2);
+    return {};
+}
+
+std::string load_average()
+{
+    std::ifstream in("/proc/loadavg");
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return a + " " + b + " " + c;
+}
+
+options parse_options(int argc, char** argv)
+{
+    options o;
+    bool rounds_set = false, seconds_set = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--quick")
+            o.quick = true;
+        else if (a == "--json")
+            o.json_path = value();
+        else if (a == "--websocketpp")
+            o.websocketpp = value();
+        else if (a == "--node-client")
+            o.node_client = value();
+        else if (a == "--node-ws")
+            o.node_ws = value();
+        else if (a == "--rounds")
+            o.rounds = static_cast<unsigned>(std::stoul(value())), rounds_set = true;
+        else if (a == "--seconds")
+            o.seconds = std::stod(value()), seconds_set = true;
+        else if (a == "--only")
+            o.only = value();
+        else if (a == "--sizes") {
+            o.sizes.clear();
+            std::istringstream list(value());
+            for (std::string item; std::getline(list, item, ',');) o.sizes.push_back(std::stoul(item));
+        } else if (a == "--commit")
+            o.commit = value();
+        else
+            throw std::invalid_argument("unknown option " + a);
+    }
+    // Under valgrind /proc/self/exe is valgrind itself: start the generator from argv[0] then.
+    if (char resolved[PATH_MAX]; std::strchr(argv[0], '/') && ::realpath(argv[0], resolved)) o.self = resolved;
+    if (o.quick) {
+        if (!rounds_set) o.rounds = 1;
+        if (!seconds_set) o.seconds = 0.3;
+    }
+    return o;
+}
+
+int run_suite(const options& o)
+{
+    const std::string load_before = load_average();
+    generator_process gen;
+    gen.start(o.self);
+    std::fprintf(stderr, "generator: pid %d on 127.0.0.1:%u; %u round(s) of %.1f s windows\n", gen.pid, gen.link.port,
+                 o.rounds, o.seconds);
+
+    const std::vector<std::size_t>& sizes = o.sizes;
+    std::vector<case_spec> specs;
+    auto add = [&](std::string scenario, std::string impl, std::string baseline, case_params p,
+                   std::function<result(const case_params&)> fn) {
+        if (!o.only.empty() && (scenario + " " + impl).find(o.only) == std::string::npos) return;
+        p.gen = &gen.link;
+        specs.push_back({std::move(scenario), std::move(impl), std::move(baseline), p, std::move(fn)});
+    };
+    bool have_node = !o.node_client.empty() && !o.node_ws.empty();
+    if (have_node && !std::ifstream(o.node_ws + "/node_modules/ws/package.json")) {
+        std::fprintf(stderr, "note: Node's ws is not installed in %s (scripts/bench installs it): Node is left out\n",
+                     o.node_ws.c_str());
+        have_node = false;
+    }
+    if (o.websocketpp.empty()) std::fprintf(stderr, "note: no websocketpp program given: websocketpp is left out\n");
+    auto external = [&](std::vector<std::string> prefix) {
+        return [prefix](const case_params& p) {
+            std::vector<std::string> args = prefix;
+            args.push_back(p.gen->url("/recv?size=" + std::to_string(p.size)));
+            args.push_back(std::to_string(p.seconds));
+            boost::json::object extra;
+            return run_external(args, p.seconds + 30, extra);
+        };
+    };
+    for (const std::size_t size : sizes) {
+        case_params p{.size = size, .seconds = o.seconds};
+        add("receive", "beast", "", p, [](const case_params& q) { return beast_receive(q, false); });
+        add("receive", "beast (on a strand)", "beast", p, [](const case_params& q) { return beast_receive(q, true); });
+        add("receive", "tether (on_message)", "beast", p, tether_receive_callback);
+        add("receive", "tether (async_receive)", "beast", p, tether_receive_await);
+        if (size == 256 || size == 65536) {
+            if (!o.websocketpp.empty()) add("receive", "websocketpp", "beast", p, external({o.websocketpp}));
+            if (have_node) add("receive", "node ws", "beast", p, external({"node", o.node_client, o.node_ws}));
+        }
+        if (size <= 4096) add("receive", "ceiling: batched frames, no Beast", "beast", p, frames_receive);
+    }
+    for (const std::size_t size : sizes) {
+        case_params p{.size = size, .seconds = o.seconds};
+        add("send", "beast", "", p, [](const case_params& q) { return beast_send(q, false); });
+        add("send", "beast (on a strand)", "beast", p, [](const case_params& q) { return beast_send(q, true); });
+        add("send", "tether (pipelined)", "beast", p, tether_send_pipelined);
+        add("send", "tether (co_await each)", "beast", p, tether_send_await);
+    }
+    for (const unsigned in_flight : {1u, 16u}) {
+        case_params p{.size = 256, .in_flight = in_flight, .samples = o.quick ? 4000u : 20000u};
+        add("echo", "beast", "", p, beast_echo);
+        add("echo", "tether", "beast", p, tether_echo);
+    }
+    const unsigned repeats = o.quick ? 5 : 20;
+    add("reconnect", "beast (fresh connect + upgrade)", "", {.repeats = repeats}, beast_connect);
+    add("reconnect", "tether (seed 100 ms)", "", {.repeats = repeats}, tether_reconnect);
+    add("blackhole", "tether (ping 200 + pong 100 ms)", "", {.repeats = o.quick ? 3u : 10u}, tether_blackhole);
+    add("idle_sessions", "tether (exponential)", "", {.sessions = 1000}, tether_idle_sessions);
+    if (!o.quick)  // about 20 s on its own: the full run only
+        add("idle_sessions", "tether (exponential)", "", {.sessions = 10000}, tether_idle_sessions);
+
+    // Throughput and latency cases run in rounds, interleaved, so that a disturbance on the
+    // machine hits every implementation alike; resilience cases run once, at the end.
+    std::map<std::string, summary> results;
+    std::vector<std::string> order;
+    auto key_of = [](const case_spec& s) { return s.key() + "|" + s.implementation; };
+    auto run_one = [&](const case_spec& s, unsigned round) {
+        std::fprintf(stderr, "  [%u] %-13s %-8s %-34s", round, s.scenario.c_str(),
+                     s.scenario == "receive" || s.scenario == "send" || s.scenario == "echo"
+                         ? size_label(s.params.size).c_str()
+                         : "",
+                     s.implementation.c_str());
+        std::fflush(stderr);
+        run_record rec;
+        const double g0 = gen.cpu_seconds();
+        try {
+            rec.r = s.run(s.params);
+        } catch (const std::exception& e) {
+            rec.r.error = e.what();
+        }
+        rec.generator_cpu = gen.cpu_seconds() - g0;
+        const double rate = summary::rate_of(rec.r);
+        if (!rec.r.note.empty())
+            std::fprintf(stderr, " %s\n", rec.r.note.c_str());
+        else if (!rec.r.error.empty())
+            std::fprintf(stderr, " FAILED: %s\n", rec.r.error.c_str());
+        else
+            std::fprintf(stderr, " %12s msg/s\n", fmt(rate).c_str());
+        const std::string k = key_of(s);
+        auto& sum = results[k];
+        if (!sum.spec) {
+            sum.spec = &s;
+            order.push_back(k);
+        }
+        sum.runs.push_back(std::move(rec));
+    };
+    for (unsigned round = 1; round <= o.rounds; ++round)
+        for (const auto& s : specs)
+            if (s.scenario == "receive" || s.scenario == "send" || s.scenario == "echo") run_one(s, round);
+    for (const auto& s : specs)
+        if (!(s.scenario == "receive" || s.scenario == "send" || s.scenario == "echo")) run_one(s, 1);
+    const double generator_total = gen.cpu_seconds();
+    gen.stop();
+
+    // The best of the rounds: noise on a shared machine only ever slows a run down.
+    for (auto& [k, sum] : results) {
+        for (std::size_t i = 0; i < sum.runs.size(); ++i)
+            if (sum.runs[i].r.error.empty() &&
+                (!sum.runs[sum.best].r.error.empty() || sum.rate_of(sum.runs[i].r) > sum.rate()))
+                sum.best = i;
+    }
+    auto baseline_of = [&](const summary& s) -> const summary* {
+        if (s.spec->baseline.empty()) return nullptr;
+        auto it = results.find(s.spec->key() + "|" + s.spec->baseline);
+        return it == results.end() ? nullptr : &it->second;
+    };
+
+    // --- the table -------------------------------------------------------------------------------
+    std::printf("\n%-9s %-8s %-34s %13s %10s %8s %8s %9s %13s\n", "scenario", "size", "implementation", "msg/s", "MB/s",
+                "client", "gen", "vs beast", "msg per");
+    std::printf("%-9s %-8s %-34s %13s %10s %8s %8s %9s %13s\n", "", "", "", "", "", "CPU", "CPU", "", "CPU-second");
+    boost::json::array records;
+    std::string last_scenario;
+    for (const auto& k : order) {
+        const summary& s = results[k];
+        const case_spec& spec = *s.spec;
+        const run_record& best = s.runs[s.best];
+        const result& r = best.r;
+        const summary* base = baseline_of(s);
+        boost::json::object rec;
+        rec["scenario"] = spec.scenario;
+        rec["implementation"] = spec.implementation;
+        rec["message_size"] = spec.params.size;
+        if (!r.error.empty() || !r.note.empty()) rec["error"] = !r.error.empty() ? r.error : r.note;
+        if (spec.scenario != last_scenario) std::printf("\n");
+        last_scenario = spec.scenario;
+
+        if (spec.scenario == "receive" || spec.scenario == "send") {
+            const double rate = s.rate();
+            const double mbs = rate * static_cast<double>(spec.params.size) / 1e6;
+            const double cpu_pct = r.seconds > 0 ? 100 * r.cpu_seconds / r.seconds : 0;
+            const double gen_pct = r.seconds > 0 ? 100 * best.generator_cpu / r.seconds : 0;
+            const double ratio = base && base->rate() > 0 ? rate / base->rate() : 1.0;
+            rec["messages_per_second"] = rate;
+            rec["mb_per_second"] = mbs;
+            rec["cpu_seconds"] = r.cpu_seconds;
+            rec["cpu_percent"] = cpu_pct;
+            rec["messages_per_cpu_second"] = r.cpu_seconds > 0 ? static_cast<double>(r.messages) / r.cpu_seconds : 0;
+            rec["generator_cpu_percent"] = gen_pct;
+            rec["seconds"] = r.seconds;
+            rec["messages"] = r.messages;
+            rec["baseline"] = spec.baseline.empty() ? spec.implementation : spec.baseline;
+            rec["ratio_to_baseline"] = ratio;
+            boost::json::array runs;
+            for (const auto& x : s.runs)
+                runs.push_back(x.r.error.empty() ? boost::json::value(s.rate_of(x.r)) : nullptr);
+            rec["runs_messages_per_second"] = runs;
+            if (!r.detail.empty()) rec["client"] = boost::json::parse(r.detail);
+            std::printf("%-9s %-8s %-34s %13s %10s %7.0f%% %7.0f%% %9s %13s%s\n", spec.scenario.c_str(),
+                        size_label(spec.params.size).c_str(), spec.implementation.c_str(), fmt(rate).c_str(),
+                        fmt(mbs, mbs < 100 ? 1 : 0).c_str(), cpu_pct, gen_pct, fmt(ratio, 2).c_str(),
+                        fmt(r.cpu_seconds > 0 ? static_cast<double>(r.messages) / r.cpu_seconds : 0).c_str(),
+                        r.error.empty() ? "" : ("  FAILED: " + r.error).c_str());
+        } else if (spec.scenario == "echo") {
+            const auto all = s.pooled();
+            const double p50 = summary::percentile(all, 0.5), p99 = summary::percentile(all, 0.99);
+            double ratio = 1.0;
+            if (base) {
+                const auto b = base->pooled();
+                const double bp50 = summary::percentile(b, 0.5);
+                ratio = bp50 > 0 ? p50 / bp50 : 0;
+            }
+            const double rate = s.rate();
+            rec["in_flight"] = spec.params.in_flight;
+            rec["p50_us"] = p50;
+            rec["p99_us"] = p99;
+            rec["samples"] = all.size();
+            rec["messages_per_second"] = rate;
+            rec["mb_per_second"] = rate * static_cast<double>(spec.params.size) / 1e6;
+            rec["cpu_seconds"] = r.cpu_seconds;
+            rec["cpu_percent"] = r.seconds > 0 ? 100 * r.cpu_seconds / r.seconds : 0;
+            rec["baseline"] = spec.baseline.empty() ? spec.implementation : spec.baseline;
+            rec["ratio_to_baseline"] = ratio;
+            rec["ratio_is_of"] = "p50 latency (lower is better)";
+            std::printf("%-9s %-8s %-34s %13s   p50 %7.1f us  p99 %7.1f us   p50 x%s%s\n", "echo",
+                        (size_label(spec.params.size) + " x" + std::to_string(spec.params.in_flight)).c_str(),
+                        spec.implementation.c_str(), (fmt(rate) + " rt/s").c_str(), p50, p99, fmt(ratio, 2).c_str(),
+                        r.error.empty() ? "" : ("  FAILED: " + r.error).c_str());
+        } else {
+            boost::json::object metrics;
+            std::string line;
+            for (const auto& [name, value] : r.metrics) {
+                metrics[name] = value;
+                line += "  " + name + " " + fmt(value, std::fabs(value) < 100 ? 2 : 0);
+            }
+            if (spec.scenario == "reconnect" && spec.implementation.starts_with("beast")) {
+                const auto all = s.pooled();
+                metrics["connect_ms_p50"] = summary::percentile(all, 0.5) / 1000;
+                metrics["connect_ms_max"] = all.empty() ? 0 : all.back() / 1000;
+                line = "  connect_ms_p50 " + fmt(summary::percentile(all, 0.5) / 1000, 2) + "  connect_ms_max " +
+                       fmt(all.empty() ? 0 : all.back() / 1000, 2);
+            }
+            rec["metrics"] = metrics;
+            if (!r.series.empty()) {
+                boost::json::array series;
+                for (double v : r.series) series.push_back(v);
+                rec["attempts_per_100ms"] = series;
+            }
+            std::printf("%-9s %-8s %-34s%s%s\n", spec.scenario == "idle_sessions" ? "idle" : spec.scenario.c_str(),
+                        spec.scenario == "idle_sessions" ? fmt(static_cast<double>(spec.params.sessions)).c_str() : "",
+                        spec.implementation.c_str(), r.note.empty() ? line.c_str() : ("  " + r.note).c_str(),
+                        r.error.empty() ? "" : ("  FAILED: " + r.error).c_str());
+            if (!r.series.empty()) {
+                std::string h = "          attempts per 100 ms after the restart:";
+                for (double v : r.series) h += " " + fmt(v);
+                std::printf("%s\n", h.c_str());
+            }
+        }
+        records.push_back(std::move(rec));
+    }
+
+    // --- goals (reported, not asserted) -----------------------------------------------------------
+    boost::json::array goals;
+    std::printf("\ngoals (reported, not asserted):\n");
+    auto goal = [&](const std::string& what, bool met, const std::string& detail) {
+        goals.push_back({{"goal", what}, {"met", met}, {"detail", detail}});
+        std::printf("  [%s] %s: %s\n", met ? " met " : "MISSED", what.c_str(), detail.c_str());
+    };
+    auto per_cpu = [](const summary& s) {
+        const result& r = s.runs[s.best].r;
+        return r.cpu_seconds > 0 ? static_cast<double>(r.messages) / r.cpu_seconds : 0.0;
+    };
+    for (const auto& scenario : {"receive", "send"}) {
+        for (const std::size_t size : sizes) {
+            const std::string impl = std::string(scenario) == "receive" ? "tether (on_message)" : "tether (pipelined)";
+            auto t = results.find(std::string(scenario) + "|" + std::to_string(size) + "|1|1000|" + impl);
+            auto b = results.find(std::string(scenario) + "|" + std::to_string(size) + "|1|1000|beast");
+            if (t == results.end() || b == results.end() || b->second.rate() == 0) continue;
+            const double ratio = t->second.rate() / b->second.rate();
+            goal(std::string(scenario) + " " + size_label(size) + ": tether >= 0.95x raw Beast", ratio >= 0.95,
+                 fmt(ratio, 2) + "x (per CPU-second " + fmt(per_cpu(t->second) / per_cpu(b->second), 2) + "x)");
+        }
+    }
+    for (const std::size_t size : {256u, 65536u}) {
+        auto t = results.find("receive|" + std::to_string(size) + "|1|1000|tether (on_message)");
+        if (t == results.end()) continue;
+        for (const auto& other : {"websocketpp", "node ws"}) {
+            auto x = results.find("receive|" + std::to_string(size) + "|1|1000|" + other);
+            if (x == results.end() || !x->second.error().empty()) continue;
+            goal("receive " + size_label(size) + ": tether ahead of " + other, t->second.rate() > x->second.rate(),
+                 fmt(t->second.rate()) + " vs " + fmt(x->second.rate()) + " msg/s (per CPU-second " +
+                     fmt(per_cpu(t->second)) + " vs " + fmt(per_cpu(x->second)) + ")");
+        }
+    }
+    if (auto t = results.find("receive|256|1|1000|tether (on_message)"); t != results.end())
+        goal("receive 256 B: >= 1,000,000 msg/s received and parsed on one core", t->second.rate() >= 1e6,
+             fmt(t->second.rate()) + " msg/s");
+
+    // --- the JSON summary ------------------------------------------------------------------------
+    utsname u{};
+    uname(&u);
+    boost::json::object doc;
+    doc["suite"] = "tether-bench";
+    doc["command"] = o.quick ? "scripts/dev bench --quick" : "scripts/dev bench";
+    doc["quick"] = o.quick;
+    doc["rounds"] = o.rounds;
+    doc["window_seconds"] = o.seconds;
+    doc["reported_run"] = "throughput: the fastest of the rounds; latency: percentiles of all rounds pooled";
+    doc["mb"] = "10^6 bytes of message payload";
+    doc["commit"] = o.commit;
+    doc["machine"] = {{"cpu", read_first_line("/proc/cpuinfo", "model name")},
+                      {"cores", static_cast<std::int64_t>(sysconf(_SC_NPROCESSORS_ONLN))},
+                      {"kernel", std::string(u.sysname) + " " + u.release},
+                      {"load_average_before", load_before},
+                      {"load_average_after", load_average()}};
+    doc["generator_cpu_seconds_total"] = generator_total;
+    doc["records"] = records;
+    doc["goals"] = goals;
+    std::ofstream out(o.json_path);
+    out << "{\n";
+    bool first = true;
+    for (const auto& [k, v] : doc) {
+        out << (first ? "" : ",\n") << "  " << boost::json::serialize(boost::json::value(k)) << ": ";
+        if (k == "records" || k == "goals") {
+            out << "[\n";
+            const auto& arr = v.as_array();
+            for (std::size_t i = 0; i < arr.size(); ++i)
+                out << "    " << boost::json::serialize(arr[i]) << (i + 1 < arr.size() ? ",\n" : "\n");
+            out << "  ]";
+        } else {
+            out << boost::json::serialize(v);
+        }
+        first = false;
+    }
+    out << "\n}\n";
+    std::printf("\nmachine: %s, %ld cores; load average %s before, %s after\nJSON summary: %s\n",
+                read_first_line("/proc/cpuinfo", "model name").c_str(), sysconf(_SC_NPROCESSORS_ONLN),
+                load_before.c_str(), load_average().c_str(), o.json_path.c_str());
+    return 0;
+}
+
+}  // namespace
+}  // namespace bench
+
+int main(int argc, char** argv)
+{
+    std::signal(SIGPIPE, SIG_IGN);
+    if (argc > 1 && std::string(argv[1]) == "serve") return bench::serve();
+    try {
+        return bench::run_suite(bench::parse_options(argc, argv));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "tether-bench: %s\n", e.what());
+        return 1;
+    }
+}
