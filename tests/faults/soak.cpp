@@ -1,0 +1,459 @@
+// The chaos soak: a client streams sequenced messages through the fault proxy to a server while
+// faults fire at random (seeded; the seed is printed). Afterwards it checks that the server saw
+// each sequence number at most once and, on each connection, in increasing order; that every
+// message the server did not see either completed its send with an error or was written on a link
+// that then died (on the wire when it died); that file descriptors and memory stayed flat; and
+// that everything shut down cleanly: the io_context runs out of work (no timer or operation left).
+//
+// Across connections, an abandoned link's bytes can still reach the server after its successor
+// delivered newer ones: the client resets such links (SO_LINGER 0), which drops what it had not yet
+// sent, but what the peer's kernel (here the proxy's) had already accepted still arrives. Those
+// "late" numbers are counted and reported; --strict fails on them.
+//
+//   fault_soak [--seconds N] [--seed S] [--strict]      exit status 0 when every check passed
+#include <tether/client.hpp>
+#include <tether/testing/fault_proxy.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <boost/json/parse.hpp>
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+using tether::error_code;
+using tether::testing::accept_mode;
+using tether::testing::direction;
+using tether::testing::fault_proxy;
+using tether::testing::link_faults;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+std::size_t open_fds()
+{
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+}
+
+std::size_t rss_kib()
+{
+    std::ifstream statm("/proc/self/statm");
+    std::size_t total = 0, resident = 0;
+    statm >> total >> resident;
+    return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) / 1024;
+}
+
+asio::awaitable<void> pause(milliseconds d)
+{
+    asio::steady_timer t(co_await asio::this_coro::executor, d);
+    co_await t.async_wait(nothrow);
+}
+
+// What the server saw. Sequence numbers are checked as they arrive, so memory stays flat.
+struct server_record {
+    std::vector<bool> seen;
+    std::int64_t last = -1;
+    std::uint64_t received = 0;
+    std::uint64_t duplicates = 0;  // a number seen a second time
+    std::uint64_t reordered = 0;   // below a number seen earlier on the same connection
+    std::uint64_t late = 0;        // below a number seen earlier on a newer connection
+    std::uint64_t connections = 0;
+    int live = 0;
+
+    // `last_here` is the last number seen on this server connection.
+    void record(std::int64_t n, std::int64_t& last_here)
+    {
+        ++received;
+        if (n < 0 || std::size_t(n) >= seen.size() || seen[n]) {
+            ++duplicates;
+            return;
+        }
+        if (n <= last_here)
+            ++reordered;
+        else if (n <= last)
+            ++late;  // an abandoned link delivered after its successor had
+        seen[n] = true;
+        last = std::max(last, n);
+        last_here = n;
+    }
+};
+
+// A plain Beast server: accepts the upgrade, reads messages (Beast answers pings and close frames)
+// and records their sequence numbers.
+asio::awaitable<void> serve(tcp::socket socket, server_record& rec)
+{
+    ++rec.live;
+    struct unlive {
+        int& live;
+        ~unlive() { --live; }
+    } guard{rec.live};
+    websocket::stream<beast::tcp_stream> ws(std::move(socket));
+    websocket::stream_base::timeout opt{};
+    opt.handshake_timeout = 2s;
+    opt.idle_timeout = websocket::stream_base::none();
+    opt.keep_alive_pings = false;
+    ws.set_option(opt);
+    auto [ec] = co_await ws.async_accept(nothrow);
+    if (ec) co_return;
+    ++rec.connections;
+    beast::flat_buffer buffer;
+    std::int64_t last_here = -1;
+    for (;;) {
+        auto [read_ec, n] = co_await ws.async_read(buffer, nothrow);
+        if (read_ec) co_return;
+        const auto data = buffer.cdata();
+        boost::system::error_code parse_ec;
+        auto v = boost::json::parse(std::string_view(static_cast<const char*>(data.data()), data.size()), parse_ec);
+        if (!parse_ec && v.is_object() && v.as_object().contains("n")) rec.record(v.at("n").as_int64(), last_here);
+        buffer.consume(n);
+    }
+}
+
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, server_record& rec)
+{
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        if (ec) continue;
+        asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), rec), asio::detached);
+    }
+}
+
+enum fault_kind {
+    latency,
+    bandwidth,
+    blackhole,
+    reset,
+    fin,
+    slicer,
+    limit_data,
+    stall,
+    silent_accept,
+    unreachable,
+    refused,
+    fault_kinds
+};
+constexpr std::array<const char*, fault_kinds> fault_names{"latency", "bandwidth",   "blackhole",  "reset",
+                                                           "fin",     "slicer",      "limit_data", "stall",
+                                                           "silent",  "unreachable", "refused"};
+
+struct options {
+    int seconds = 20;
+    std::uint64_t seed = 0;
+    bool seeded = false;
+    bool strict = false;  // also fail on late deliveries from abandoned links
+};
+
+options parse(int argc, char** argv)
+{
+    options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--seconds" && i + 1 < argc)
+            o.seconds = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--strict")
+            o.strict = true;
+        else if (a == "--seed" && i + 1 < argc)
+            o.seed = std::strtoull(argv[++i], nullptr, 10), o.seeded = true;
+        else {
+            std::cerr << "usage: fault_soak [--seconds N] [--seed S] [--strict]\n";
+            std::exit(2);
+        }
+    }
+    if (!o.seeded) o.seed = std::random_device{}() ^ (std::uint64_t(std::random_device{}()) << 32);
+    return o;
+}
+
+// One send's fate: 0 = not completed, 1 = written, 2 = failed; and the connection it completed on.
+struct send_record {
+    std::uint8_t state = 0;
+    std::uint32_t connection = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    const options opt = parse(argc, argv);
+    std::cout << "soak: seed " << opt.seed << ", " << opt.seconds << " s (repeat with --seed " << opt.seed << ")"
+              << std::endl;
+
+    // Sends are paced so that the bookkeeping, allocated here up front, bounds the run.
+    constexpr std::size_t rate = 2000;  // messages per second at most
+    constexpr std::size_t window = 32;  // sends in flight at most
+    const std::size_t capacity = rate * (std::size_t(opt.seconds) + 10);
+
+    asio::io_context ioc;
+    {
+        tcp::socket warm(ioc);  // creates the io_context's own descriptors (epoll, eventfd, timerfd)
+        warm.open(tcp::v4());
+    }
+    const std::size_t fds_before = open_fds();
+    std::mt19937_64 rng(opt.seed);
+    auto uniform = [&](std::int64_t lo, std::int64_t hi) {
+        return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+    };
+
+    server_record rec;
+    rec.seen.assign(capacity, false);
+    std::vector<send_record> sends(capacity);
+    std::map<std::string, std::uint64_t> failures;  // send errors by message
+    std::array<std::uint64_t, fault_kinds> injected{};
+    std::uint32_t connections = 0;
+    std::uint64_t reconnects = 0, next = 0, in_flight = 0, written = 0;
+    std::map<std::string, std::uint64_t> disconnects;  // by kind
+    std::size_t fds_max = 0, rss_warm = 0, rss_end = 0;
+    bool ok = true;
+    auto fail = [&](const std::string& what) {
+        ok = false;
+        std::cout << "FAIL: " << what << std::endl;
+    };
+
+    auto acceptor = std::make_unique<tcp::acceptor>(ioc, tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
+    asio::co_spawn(ioc, accept_loop(*acceptor, rec), asio::detached);
+    auto proxy = std::make_unique<fault_proxy>(ioc.get_executor(), acceptor->local_endpoint().port());
+    proxy->set_seed(opt.seed);
+
+    tether::client_config cfg;
+    cfg.url = proxy->url("/soak");
+    cfg.connect_timeout = 300ms;
+    cfg.handshake_timeout = 300ms;
+    cfg.ping_interval = 100ms;
+    cfg.pong_timeout = 200ms;
+    cfg.close_timeout = 1s;
+    cfg.manual_reconnect_delay = 10ms;
+    cfg.send_queue_capacity = 4 * window;
+    cfg.policy = tether::exponential_policy{.initial = 20ms, .jitter = 0.2, .max_delay = 300ms};
+    tether::client_callbacks cb;
+    cb.on_connected = [&](unsigned) { ++connections; };
+    cb.on_reconnecting = [&](const tether::reconnect_event& e) {
+        ++reconnects;
+        ++disconnects[std::string(tether::to_string(e.reason.kind))];
+    };
+    cb.on_close = [&](const tether::disconnect& d) { fail("the policy gave up: " + tether::describe(d)); };
+    auto c = std::make_unique<tether::client>(ioc.get_executor(), cfg, cb);
+
+    asio::steady_timer window_signal(ioc);
+    bool sending = true;
+    const auto start = clock_type::now();
+    const auto end_of_faults = start + std::chrono::seconds(opt.seconds);
+
+    // The sender: sequence numbers in order, at most `window` in flight, paced to `rate`.
+    auto sender = [&]() -> asio::awaitable<void> {
+        while (sending) {
+            const auto elapsed = clock_type::now() - start;
+            const auto allowed = std::min<std::uint64_t>(
+                capacity, std::uint64_t(std::chrono::duration<double>(elapsed).count() * rate) + 1);
+            while (sending && in_flight < window && next < allowed) {
+                const std::uint64_t n = next++;
+                ++in_flight;
+                c->async_send(R"({"type":"seq","n":)" + std::to_string(n) + "}", [&, n](error_code ec) {
+                    sends[n] = {std::uint8_t(ec ? 2 : 1), connections};
+                    if (ec)
+                        ++failures[ec.message()];
+                    else
+                        ++written;
+                    --in_flight;
+                    window_signal.cancel();
+                });
+            }
+            window_signal.expires_after(5ms);
+            co_await window_signal.async_wait(nothrow);
+        }
+    };
+
+    // The chaos: one fault at a time, each for a random while, then a clean link again.
+    auto chaos = [&]() -> asio::awaitable<void> {
+        while (clock_type::now() < end_of_faults) {
+            co_await pause(milliseconds(uniform(50, 400)));
+            const auto kind = static_cast<fault_kind>(uniform(0, fault_kinds - 1));
+            ++injected[kind];
+            const milliseconds lasting(uniform(100, 1200));
+            const auto d = uniform(0, 1) ? direction::upstream : direction::downstream;
+            switch (kind) {
+            case latency:
+                proxy->set_faults(
+                    link_faults{.latency = milliseconds(uniform(5, 120)), .jitter = milliseconds(uniform(0, 40))});
+                break;
+            case bandwidth: proxy->set_faults(link_faults{.bandwidth = std::size_t(uniform(2000, 64000))}); break;
+            case blackhole: proxy->set_faults(link_faults{.blackhole = true}); break;
+            case reset: proxy->reset_connections(); break;
+            case fin: proxy->close_connections(); break;
+            case slicer:
+                proxy->set_faults(
+                    d, link_faults{.slice = std::size_t(uniform(1, 16)), .slice_delay = milliseconds(uniform(0, 2))});
+                break;
+            case limit_data: proxy->set_faults(d, link_faults{.limit_data = std::uint64_t(uniform(0, 3000))}); break;
+            case stall: proxy->set_faults(d, link_faults{.stall = true}); break;
+            case silent_accept: proxy->set_accept_mode(accept_mode::silent); break;
+            case unreachable: proxy->set_accept_mode(accept_mode::unreachable); break;
+            case refused: proxy->stop(); break;
+            case fault_kinds: break;
+            }
+            if (kind != reset && kind != fin) co_await pause(lasting);
+            proxy->clear_faults();
+            proxy->start();
+            // A blackhole swallowed bytes that TCP had acknowledged: its links are dead for good.
+            if (kind == blackhole) proxy->reset_connections();
+        }
+    };
+
+    // Samples: file descriptors throughout, memory once warm and at the end.
+    std::vector<std::string> curve;
+    auto sampler = [&]() -> asio::awaitable<void> {
+        const auto warm = start + std::chrono::milliseconds(opt.seconds * 200);  // 20 % in
+        int tick = 0;
+        const int every = 10 * std::max(1, opt.seconds / 20);  // about 20 samples per run
+        while (clock_type::now() < end_of_faults) {
+            fds_max = std::max(fds_max, open_fds());
+            if (rss_warm == 0 && clock_type::now() >= warm) rss_warm = rss_kib();
+            if (tick++ % every == 0)
+                curve.push_back(std::to_string(tick / 10) + "s:" + std::to_string(rss_kib() / 1024) + "/" +
+                                std::to_string(::mallinfo2().uordblks / (1024 * 1024)) + "/" +
+                                std::to_string(open_fds()) + "/" + std::to_string(proxy->stats().live_connections));
+            co_await pause(100ms);
+        }
+    };
+
+    bool finished = false;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            c->async_run([](error_code) {});
+            asio::co_spawn(ioc, sender(), asio::detached);
+            asio::co_spawn(ioc, sampler(), asio::detached);
+            co_await chaos();
+
+            // Calm: a clean link, the rest of the window flushed, then a polite close.
+            const auto calm = clock_type::now();
+            while (!c->is_connected() && clock_type::now() - calm < 5s) co_await pause(10ms);
+            if (!c->is_connected()) fail("not connected 5 s after the faults stopped");
+            co_await pause(300ms);
+            sending = false;
+            window_signal.cancel();
+            rss_end = rss_kib();
+            auto [ec] = co_await c->async_close(nothrow);
+            if (ec) fail("async_close: " + ec.message());
+            while (in_flight > 0 && clock_type::now() - calm < 10s) co_await pause(5ms);
+            if (in_flight > 0) fail(std::to_string(in_flight) + " sends never completed");
+            finished = true;
+
+            c.reset();
+            proxy.reset();
+            acceptor->close();
+            while (rec.live > 0 && clock_type::now() - calm < 10s) co_await pause(5ms);
+        },
+        [&](std::exception_ptr e) {
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    fail(std::string("exception: ") + x.what());
+                }
+            }
+        });
+
+    ioc.run_for(std::chrono::seconds(opt.seconds + 60));
+    const bool drained = ioc.stopped();  // run_for returned because no work was left
+    const auto took = std::chrono::duration<double>(clock_type::now() - start).count();
+    acceptor.reset();
+    if (!finished) fail("the run did not finish");
+    if (!drained) fail("timers or operations were still pending after shutdown");
+
+    // The accounting.
+    std::uint64_t seen = 0, lost_on_wire = 0, silent = 0, unfinished = 0;
+    for (std::uint64_t n = 0; n < next; ++n) {
+        if (rec.seen[n]) {
+            ++seen;
+            continue;
+        }
+        const auto& s = sends[n];
+        if (s.state == 0)
+            ++unfinished;
+        else if (s.state == 2)
+            continue;  // the client said so
+        else if (s.connection < connections)
+            ++lost_on_wire;  // written on a link that later died
+        else
+            ++silent;  // written on the final link, closed politely: must have arrived
+    }
+    if (rec.duplicates > 0) fail(std::to_string(rec.duplicates) + " sequence numbers seen twice");
+    if (rec.reordered > 0) fail(std::to_string(rec.reordered) + " sequence numbers out of order on one connection");
+    if (rec.late > 0 && opt.strict)
+        fail(std::to_string(rec.late) + " sequence numbers arrived late, from an abandoned link, after higher ones");
+    if (silent > 0) fail(std::to_string(silent) + " messages written on the final link never arrived");
+    if (unfinished > 0) fail(std::to_string(unfinished) + " sends never completed");
+
+    const std::size_t fds_after = open_fds();
+    if (fds_after != fds_before)
+        for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+            std::error_code ignored;
+            std::cout << "  fd " << e.path().filename().string() << " -> "
+                      << std::filesystem::read_symlink(e.path(), ignored).string() << "\n";
+        }
+    if (fds_after != fds_before)
+        fail("file descriptors: " + std::to_string(fds_before) + " before, " + std::to_string(fds_after) + " after");
+    if (fds_max > fds_before + 64) fail("file descriptors peaked at " + std::to_string(fds_max));
+    if (rss_warm == 0) rss_warm = rss_end;
+    if (rss_end > rss_warm + 16 * 1024)
+        fail("memory grew from " + std::to_string(rss_warm) + " KiB to " + std::to_string(rss_end) + " KiB");
+    std::uint64_t total_faults = 0;
+    for (auto f : injected) total_faults += f;
+
+    std::cout << "soak: " << (ok ? "PASS" : "FAIL") << " in " << took << " s (seed " << opt.seed << ")\n";
+    std::cout << "  faults injected: " << total_faults << " (";
+    for (int k = 0; k < fault_kinds; ++k) std::cout << (k ? ", " : "") << fault_names[k] << ' ' << injected[k];
+    std::cout << ")\n";
+    std::cout << "  connections: " << connections << ", reconnects: " << reconnects << " (";
+    bool first = true;
+    for (auto& [k, n] : disconnects) std::cout << (first ? "" : ", ") << k << ' ' << n, first = false;
+    std::cout << ")\n";
+    std::cout << "  messages: " << next << " sent, " << written << " written, " << seen << " seen by the server, "
+              << lost_on_wire << " on the wire when a link died, " << (next - written) << " failed (";
+    first = true;
+    for (auto& [k, n] : failures) std::cout << (first ? "" : ", ") << k << ' ' << n, first = false;
+    std::cout << ")\n";
+    std::cout << "  order: " << rec.duplicates << " duplicates, " << rec.reordered << " reordered on a connection, "
+              << rec.late << " late from an abandoned link" << (opt.strict ? "" : " (reported; --strict fails on them)")
+              << "\n";
+    std::cout << "  samples (time: rss MiB/heap MiB in use/fds/proxy connections):";
+    for (auto& p : curve) std::cout << ' ' << p;
+    std::cout << "\n";
+    std::cout << "  server: " << rec.connections << " connections, " << rec.received << " messages\n";
+    std::cout << "  fds: " << fds_before << " before, " << fds_max << " at most, " << fds_after
+              << " after; rss: " << rss_warm << " KiB warm, " << rss_end
+              << " KiB at the end; io_context drained: " << (drained ? "yes" : "no") << std::endl;
+    return ok ? 0 : 1;
+}
