@@ -248,7 +248,7 @@ BOOST_AUTO_TEST_CASE(wrong_proxy_credentials_are_permanent_and_never_printed)
     BOOST_TEST((ec == tether::condition::permanent));
     BOOST_TEST(s.log.count("reconnecting") == 0u);
     BOOST_REQUIRE(s.log.count("close") == 1u);
-    const auto& why = s.log.all("close")[0].reason;
+    const auto why = s.log.all("close")[0].reason;  // all() returns a copy: a reference would dangle
     BOOST_TEST((why.kind == tether::disconnect_kind::proxy));
     BOOST_TEST(why.http_status == 401u);  // tinyproxy's answer to wrong credentials
     BOOST_TEST(s.server.requests().empty());

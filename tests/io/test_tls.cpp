@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(refused_certificates_say_why_and_never_get_the_token)
             BOOST_TEST((ec == tether::condition::permanent));
             BOOST_TEST(s.log.count("reconnecting") == 0u);
             BOOST_REQUIRE(s.log.count("close") == 1u);
-            const auto& why = s.log.all("close")[0];
+            const auto why = s.log.all("close")[0];  // all() returns a copy: a reference would dangle
             BOOST_TEST((why.reason.kind == tether::disconnect_kind::tls));
             BOOST_TEST(why.text.find(r.says) != std::string::npos, "'" << why.text << "' should say " << r.says);
             BOOST_TEST(s.server.requests().empty());  // no upgrade request, so no token
