@@ -1,11 +1,28 @@
-// Internal: reading the port of a URL from its raw authority, shared by ws:// and proxy URLs.
+// Internal: what parsing ws:// and proxy URLs shares (lib/url.cpp, lib/proxy.cpp).
 #ifndef TETHER_LIB_AUTHORITY_HPP
 #define TETHER_LIB_AUTHORITY_HPP
 
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
 namespace tether::detail {
+
+/// Throws `std::invalid_argument` with "field: why", the form every configuration error takes.
+[[noreturn]] inline void reject(std::string_view field, const std::string& why)
+{
+    throw std::invalid_argument(std::string(field) + ": " + why);
+}
+
+/// ASCII lower case.
+inline std::string lower(std::string_view s)
+{
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
 
 /// The explicit port of `url` ("scheme://[userinfo@]host[:port]..."), or "" when there is none.
 /// Read from the raw text because Boost.URL 1.81 parses "ws://host:abc/" as host "host", an empty

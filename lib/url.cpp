@@ -13,17 +13,8 @@
 namespace tether {
 namespace {
 
-[[noreturn]] void reject(std::string_view field, const std::string& why)
-{
-    throw std::invalid_argument(std::string(field) + ": " + why);
-}
-
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
+using detail::lower;
+using detail::reject;
 
 bool starts_with_ci(std::string_view s, std::string_view prefix)
 {

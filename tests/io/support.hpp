@@ -146,6 +146,14 @@ struct scenario {
     }
 };
 
+#ifdef TETHER_TEST_PKI
+/// A file of the test PKI made at build time by tests/tls/make-certs.sh ("ca.pem", "server.key"...).
+inline std::string pki(const std::string& file)
+{
+    return std::string(TETHER_TEST_PKI) + "/" + file;
+}
+#endif
+
 /// A configuration for tests: fast intervals, a seed policy with a small delay.
 inline client_config fast_config(std::string url, std::chrono::milliseconds delay = 10ms)
 {

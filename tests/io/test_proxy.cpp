@@ -34,11 +34,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string pki(const std::string& file)
-{
-    return std::string(TETHER_TEST_PKI) + "/" + file;
-}
-
 // A port nothing listens on (it was free a moment ago).
 std::uint16_t closed_port()
 {

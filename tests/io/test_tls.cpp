@@ -20,12 +20,6 @@ namespace json = boost::json;
 
 namespace {
 
-// The PKI made at build time by tests/tls/make-certs.sh.
-std::string pki(const std::string& file)
-{
-    return std::string(TETHER_TEST_PKI) + "/" + file;
-}
-
 server_options tls_server(const std::string& name, std::string client_ca = {})
 {
     return {.tls = tls_identity{pki(name + ".pem"), pki(name + ".key"), std::move(client_ca)}};
