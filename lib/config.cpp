@@ -1,6 +1,8 @@
 #include <tether/config.hpp>
 #include <tether/url.hpp>
 
+#include <boost/beast/core/string.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
@@ -17,13 +19,6 @@ void require(bool ok, const std::string& field, const char* rule)
 bool has_crlf(std::string_view s)
 {
     return s.find_first_of("\r\n") != std::string_view::npos;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-               return std::tolower(x) == std::tolower(y);
-           });
 }
 
 bool is_token_char(unsigned char c)
@@ -50,7 +45,7 @@ void client_config::validate() const
     const bool sends_credentials =
         token_provider || async_token_provider ||
         std::any_of(headers.begin(), headers.end(), [](const header& h) {
-            return iequals(h.name, "Authorization") || iequals(h.name, "Cookie");
+            return boost::beast::iequals(h.name, "Authorization") || boost::beast::iequals(h.name, "Cookie");
         });
     if (sends_credentials && !target.secure && !is_loopback_host(target.host) && !allow_plaintext_token)
         throw std::invalid_argument("url: credentials would travel in plaintext over ws:// to '" + target.host +
