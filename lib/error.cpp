@@ -2,6 +2,7 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/beast/websocket/error.hpp>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -68,7 +69,52 @@ public:
     }
 };
 
+class protocol_category_impl final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "tether.protocol"; }
+
+    std::string message(int ev) const override
+    {
+        switch (static_cast<protocol_error>(ev)) {
+        case protocol_error::reserved_bits: return "a frame with reserved bits set";
+        case protocol_error::reserved_opcode: return "a frame with a reserved opcode";
+        case protocol_error::masked_frame: return "a masked frame from the server";
+        case protocol_error::fragmented_control: return "a fragmented control frame";
+        case protocol_error::control_too_big: return "a control frame over 125 bytes";
+        case protocol_error::unexpected_continuation: return "a continuation frame with no message started";
+        case protocol_error::expected_continuation: return "a new message while a fragmented one is open";
+        case protocol_error::non_canonical_length: return "a frame length not in its shortest form";
+        case protocol_error::bad_close_payload: return "a malformed close frame";
+        case protocol_error::bad_close_code: return "a close frame with an invalid code";
+        case protocol_error::invalid_utf8: return "a text message that is not valid UTF-8";
+        case protocol_error::bad_compression: return "a compressed message that does not inflate";
+        case protocol_error::bad_upgrade: return "the 101 response is not a WebSocket upgrade";
+        case protocol_error::bad_accept: return "the 101 response has the wrong Sec-WebSocket-Accept";
+        case protocol_error::bad_subprotocol: return "the server chose a subprotocol that was not offered";
+        case protocol_error::bad_extension: return "the server chose an extension that was not offered";
+        }
+        return "unknown protocol error";
+    }
+
+    boost::system::error_condition default_error_condition(int) const noexcept override
+    {
+        return make_error_condition(condition::transient);
+    }
+
+    // Code that checked Beast's condition before tether framed messages itself still works.
+    bool equivalent(int code, const boost::system::error_condition& cond) const noexcept override
+    {
+        return default_error_condition(code) == cond || cond == boost::beast::websocket::condition::protocol_violation;
+    }
+};
+
 }  // namespace
+
+const boost::system::error_category& protocol_category() noexcept
+{
+    static const protocol_category_impl c;
+    return c;
+}
 
 const boost::system::error_category& error_category() noexcept
 {

@@ -6,6 +6,11 @@
 
 namespace tether {
 
+std::string_view to_string(message_kind k) noexcept
+{
+    return k == message_kind::binary ? "binary" : "text";
+}
+
 struct message_adapter::state {
     boost::json::parser parser;
 };

@@ -3,7 +3,9 @@
 #define TETHER_CLIENT_HPP
 
 #include <tether/config.hpp>
+#include <tether/detail/completion.hpp>
 #include <tether/error.hpp>
+#include <tether/message.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -14,7 +16,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace tether {
 
@@ -35,10 +39,10 @@ std::string_view to_string(client_state s) noexcept;
 struct client_stats {
     std::uint64_t connections = 0;         ///< upgrades that succeeded
     std::uint64_t attempts = 0;            ///< connection attempts started
-    std::uint64_t messages_received = 0;   ///< objects with a string "type", delivered
-    std::uint64_t messages_ignored = 0;    ///< valid JSON of another shape, dropped
+    std::uint64_t messages_received = 0;   ///< delivered: objects with a string "type" (JSON), or any message (raw)
+    std::uint64_t messages_ignored = 0;    ///< JSON: valid JSON of another shape, or a binary message; dropped
     std::uint64_t messages_malformed = 0;  ///< text that was not JSON, dropped
-    std::uint64_t messages_sent = 0;       ///< text frames fully written
+    std::uint64_t messages_sent = 0;       ///< messages fully written
     std::uint64_t heartbeat_timeouts = 0;  ///< links declared dead by the heartbeat
     std::uint64_t messages_too_big = 0;    ///< inbound messages over max_message_size (link closed with 1009)
 };
@@ -88,35 +92,102 @@ public:
             [this](auto handler) { start_connect(std::move(handler)); }, token);
     }
 
-    /// Queues one text frame. Completes when it has been written to a connection, or with
+    /// Queues one text message. Completes when it has been written to a connection, or with
     /// `error::send_queue_full`, `error::connection_lost` (the link died while it was being
     /// written) or `error::client_closed`. While disconnected it waits in the queue, in order, and
-    /// goes out after the reconnect. Signature `void(error_code)`.
+    /// goes out after the reconnect. Costs one queue push, and at most one wake-up of the writer
+    /// per batch: queued messages go out together, in one write. Not cancellable once queued.
+    /// Signature `void(error_code)`.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_send(std::string text, CompletionToken&& token = {})
     {
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            [this](auto handler, std::string text) { start_send(std::move(text), std::move(handler)); }, token,
-            std::move(text));
+        return async_send(message{message_kind::text, std::move(text)}, std::forward<CompletionToken>(token));
     }
 
-    /// Serialises `message` and queues it as `async_send(std::string)` does.
+    /// Serialises `message` and queues it as a text message, as `async_send(std::string)` does.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_send(const boost::json::value& message, CompletionToken&& token = {})
     {
         return async_send(serialize(message), std::forward<CompletionToken>(token));
     }
 
+    /// Queues a raw message, text or binary, sent unchanged. As `async_send(std::string)`.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_send(message m, CompletionToken&& token = {})
+    {
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            [this](auto handler, message m) { start_send(std::move(m), std::move(handler)); }, token, std::move(m));
+    }
+
     /// Completes with the next delivered message (a JSON object with a string "type"), in order.
-    /// Buffered messages are still delivered after the client finished; then `error::client_closed`.
-    /// Fails with `operation_not_supported` when an `on_message` callback is set. Cancellable
-    /// (terminal). Signature `void(error_code, boost::json::value)`.
+    /// When one is buffered it is handed over at once: a coroutine resumes without a trip through
+    /// the event loop. Buffered messages are still delivered after the client finished; then
+    /// `error::client_closed`. Fails with `operation_not_supported` when an `on_message` callback
+    /// is set or the client delivers raw messages. Cancellable (terminal). Signature
+    /// `void(error_code, boost::json::value)`.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_receive(CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code, boost::json::value)>(
-            [this](auto handler) { start_receive(std::move(handler)); }, token);
+            [this](auto handler) {
+                if (auto v = try_receive())
+                    return detail::complete_now(std::move(handler), get_executor(), error_code{}, std::move(*v));
+                start_receive(std::move(handler));
+            },
+            token);
     }
+
+    /// Completes with 1 to `max` delivered messages, in order: every one buffered, up to `max`, or
+    /// the next to arrive. As `async_receive`. Signature `void(error_code, std::vector<boost::json::value>)`.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_receive_some(std::size_t max, CompletionToken&& token = {})
+    {
+        return boost::asio::async_initiate<CompletionToken, void(error_code, std::vector<boost::json::value>)>(
+            [this, max](auto handler) {
+                std::vector<boost::json::value> batch;
+                if (try_receive_some(batch, max) > 0)
+                    return detail::complete_now(std::move(handler), get_executor(), error_code{}, std::move(batch));
+                start_receive_some(max, std::move(handler));
+            },
+            token);
+    }
+
+    /// The next delivered message if one is buffered, without waiting. Any thread.
+    std::optional<boost::json::value> try_receive();
+    /// Moves up to `max` buffered messages into `out`; how many. Any thread.
+    std::size_t try_receive_some(std::vector<boost::json::value>& out, std::size_t max);
+
+    /// The raw forms of the three above, for `inbound_format::raw`: every text and binary message,
+    /// unchanged. Fail with `operation_not_supported` when an `on_raw_message` callback is set or
+    /// the client delivers JSON. Signature `void(error_code, tether::message)`.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_receive_raw(CompletionToken&& token = {})
+    {
+        return boost::asio::async_initiate<CompletionToken, void(error_code, message)>(
+            [this](auto handler) {
+                if (auto m = try_receive_raw())
+                    return detail::complete_now(std::move(handler), get_executor(), error_code{}, std::move(*m));
+                start_receive_raw(std::move(handler));
+            },
+            token);
+    }
+
+    /// 1 to `max` raw messages. Signature `void(error_code, std::vector<tether::message>)`.
+    template <class CompletionToken = boost::asio::deferred_t>
+    auto async_receive_raw_some(std::size_t max, CompletionToken&& token = {})
+    {
+        return boost::asio::async_initiate<CompletionToken, void(error_code, std::vector<message>)>(
+            [this, max](auto handler) {
+                std::vector<message> batch;
+                if (try_receive_raw_some(batch, max) > 0)
+                    return detail::complete_now(std::move(handler), get_executor(), error_code{}, std::move(batch));
+                start_receive_raw_some(max, std::move(handler));
+            },
+            token);
+    }
+
+    std::optional<message> try_receive_raw();
+    std::size_t try_receive_raw_some(std::vector<message>& out, std::size_t max);
 
     /// Sends `message` and completes with the first inbound message for which `match` returns
     /// true, which is then consumed (not delivered elsewhere). Fails with `error::request_timeout`
@@ -163,8 +234,13 @@ private:
     static std::string serialize(const boost::json::value& v);
     void start_run(boost::asio::any_completion_handler<void(error_code)> h);
     void start_connect(boost::asio::any_completion_handler<void(error_code)> h);
-    void start_send(std::string text, boost::asio::any_completion_handler<void(error_code)> h);
+    void start_send(message m, boost::asio::any_completion_handler<void(error_code)> h);
     void start_receive(boost::asio::any_completion_handler<void(error_code, boost::json::value)> h);
+    void start_receive_some(std::size_t max,
+                            boost::asio::any_completion_handler<void(error_code, std::vector<boost::json::value>)> h);
+    void start_receive_raw(boost::asio::any_completion_handler<void(error_code, message)> h);
+    void start_receive_raw_some(std::size_t max,
+                                boost::asio::any_completion_handler<void(error_code, std::vector<message>)> h);
     void start_request(std::string text, std::function<bool(const boost::json::value&)> match,
                        std::chrono::milliseconds timeout,
                        boost::asio::any_completion_handler<void(error_code, boost::json::value)> h);

@@ -39,6 +39,29 @@ enum class error {
     proxy_failed,         ///< the proxy refused CONNECT with another status or did not speak HTTP.
 };
 
+/// How a server broke the WebSocket protocol (RFC 6455, RFC 7692): the error of a `disconnect` of
+/// kind `protocol`. The client failed the connection, closing with 1002 (1007 for `invalid_utf8`
+/// and `bad_compression`). All transient: another connection may meet a better-behaved server.
+/// They compare equal to Beast's `websocket::condition::protocol_violation`.
+enum class protocol_error {
+    reserved_bits = 1,        ///< a reserved bit set without an extension that defines it
+    reserved_opcode,          ///< an opcode RFC 6455 reserves
+    masked_frame,             ///< a masked frame from the server
+    fragmented_control,       ///< a control frame without FIN
+    control_too_big,          ///< a control frame with more than 125 bytes of payload
+    unexpected_continuation,  ///< a continuation frame with no message started
+    expected_continuation,    ///< a new data frame while a fragmented message is open
+    non_canonical_length,     ///< a payload length not in its shortest form
+    bad_close_payload,        ///< a close frame of one byte, or with a reason that is not UTF-8
+    bad_close_code,           ///< a close code no endpoint may send
+    invalid_utf8,             ///< a text message that is not UTF-8
+    bad_compression,          ///< a compressed message that does not inflate
+    bad_upgrade,              ///< a 101 without `Upgrade: websocket` or `Connection: upgrade`, or not HTTP/1.1
+    bad_accept,               ///< a 101 whose Sec-WebSocket-Accept does not match the key
+    bad_subprotocol,          ///< a subprotocol that was not offered
+    bad_extension,            ///< an extension or parameter that was not offered
+};
+
 /// Error conditions that say what recovery means, independent of the category.
 enum class condition {
     transient = 1,  ///< retrying later may succeed (network failures, timeouts, server restarts).
@@ -50,6 +73,14 @@ const boost::system::error_category& error_category() noexcept;
 
 /// The category of `tether::condition`.
 const boost::system::error_category& condition_category() noexcept;
+
+/// The category of `tether::protocol_error`. Its name is "tether.protocol".
+const boost::system::error_category& protocol_category() noexcept;
+
+inline error_code make_error_code(protocol_error e) noexcept
+{
+    return {static_cast<int>(e), protocol_category()};
+}
 
 inline error_code make_error_code(error e) noexcept
 {
@@ -70,6 +101,9 @@ bool is_permanent(const error_code& ec) noexcept;
 namespace boost::system {
 template <>
 struct is_error_code_enum<tether::error> : std::true_type {
+};
+template <>
+struct is_error_code_enum<tether::protocol_error> : std::true_type {
 };
 template <>
 struct is_error_condition_enum<tether::condition> : std::true_type {

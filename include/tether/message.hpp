@@ -1,4 +1,5 @@
-// tether: the message adapter. Text frames in, JSON values out; builders for control messages.
+// tether: messages. Raw WebSocket messages (text or binary, carried unchanged); the JSON adapter on
+// top of them (text in, JSON values out); builders for control messages.
 #ifndef TETHER_MESSAGE_HPP
 #define TETHER_MESSAGE_HPP
 
@@ -7,11 +8,35 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace tether {
+
+/// The two kinds of WebSocket data message.
+enum class message_kind : std::uint8_t {
+    text,    ///< UTF-8 text (validated on receipt, as RFC 6455 requires)
+    binary,  ///< any bytes
+};
+
+/// The name of a kind, "text" or "binary".
+std::string_view to_string(message_kind k) noexcept;
+
+/// A WebSocket message as it travels: its kind and its payload, unchanged.
+struct message {
+    message_kind kind = message_kind::text;
+    std::string payload;
+
+    bool operator==(const message&) const = default;
+};
+
+/// A message seen in place, valid only during the callback that receives it.
+struct message_view {
+    message_kind kind = message_kind::text;
+    std::string_view payload;
+};
 
 /// What became of one inbound text frame.
 enum class inbound_status {

@@ -1,0 +1,229 @@
+// Internal: one link, a live WebSocket connection after its upgrade, and its three tasks:
+//   reader     large reads -> the frame decoder -> one hand-off per read to delivery
+//   writer     the send queue and the control frames -> the frame encoder -> one write per batch
+//   heartbeat  pings, and the verdict when nothing at all arrives within the pong timeout
+// They share `link_state` (on the client's strand, so without locks) and run as one parallel group
+// that ends when the first of them ends.
+#ifndef TETHER_LIB_LINK_LINK_HPP
+#define TETHER_LIB_LINK_LINK_HPP
+
+#include "../delivery.hpp"
+#include "../events.hpp"
+#include "../mailbox.hpp"
+#include "../wire/decoder.hpp"
+#include "../wire/deflate.hpp"
+#include "../wire/mask.hpp"
+#include "transport.hpp"
+
+#include <tether/disconnect.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <array>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tether::detail {
+
+/// What a link is told by its client, for its whole life.
+struct link_settings {
+    std::size_t max_message_size = 16 * 1024 * 1024;
+    milliseconds handshake_timeout{10000};  ///< bounds the closing handshake and the teardown
+    milliseconds ping_interval{30000};      ///< 0: no heartbeat
+    milliseconds pong_timeout{10000};
+};
+
+/// An event on the strand: `wait` completes once `set` has been called, at the deadline, or when
+/// the waiting task is cancelled; `is_set` tells which.
+class strand_event {
+public:
+    explicit strand_event(const asio::any_io_executor& strand) : timer_(strand) {}
+    void set()
+    {
+        set_ = true;
+        timer_.cancel();
+    }
+    void reset() noexcept { set_ = false; }
+    bool is_set() const noexcept { return set_; }
+    asio::awaitable<void> wait(clock_type::time_point deadline = clock_type::time_point::max());
+
+private:
+    asio::steady_timer timer_;
+    bool set_ = false;
+};
+
+/// A control frame waiting for the writer.
+struct control_frame {
+    wire::opcode op = wire::opcode::pong;
+    std::uint8_t size = 0;
+    std::array<unsigned char, wire::max_control_payload> payload{};
+};
+
+/// What the tasks of one link share.
+struct link_state {
+    link_state(const asio::any_io_executor& strand, transport& io, const link_settings& settings, send_queue& sends,
+               delivery& inbound, counters& stats)
+        : strand(strand), io(io), settings(settings), sends(sends), inbound(inbound), stats(stats),
+          controls_drained(strand), close_written(strand)
+    {
+    }
+
+    asio::any_io_executor strand;
+    transport& io;
+    const link_settings& settings;
+    send_queue& sends;
+    delivery& inbound;
+    counters& stats;
+
+    // Liveness: any byte read proves the link alive.
+    clock_type::time_point last_inbound = clock_type::now();
+    bool healthy = false;  ///< a message or a pong arrived
+    bool paused = false;   ///< the reader waits for the application: silence proves nothing
+
+    // Control frames for the writer, in order; their payload bytes are bounded, past that the
+    // reader stops reading until the writer has sent them (a ping flood meets TCP backpressure).
+    std::deque<control_frame> controls;
+    std::size_t control_bytes = 0;
+    static constexpr std::size_t max_control_bytes = 64 * 1024;
+    strand_event controls_drained;
+
+    // The closing handshake.
+    struct close_request {
+        std::uint16_t code = 1000;
+        bool after_queue = false;  ///< the application's close: flush the queued sends first
+    };
+    std::optional<close_request> close_to_send;
+    bool close_sent = false;
+    strand_event close_written;  ///< the writer wrote the close frame (or gave up writing)
+
+    /// Queues a control frame and wakes the writer.
+    void send_control(wire::opcode op, std::span<const unsigned char> payload);
+    /// The application's close: after the queued messages, unless a close is under way already.
+    void send_close_after_queue();
+    /// A close that goes out next (an answer to the server's, or a failure), in place of one still
+    /// waiting behind queued messages. Nothing once a close frame went out.
+    void send_close_now(std::uint16_t code);
+    /// True once a close frame was asked for or received: the heartbeat stops judging.
+    bool closing() const noexcept { return close_to_send.has_value() || close_sent; }
+};
+
+/// How a link ended.
+struct link_result {
+    disconnect why;
+    bool healthy = false;  ///< a message or a pong arrived on it
+};
+
+class reader {
+public:
+    reader(link_state& st, std::optional<wire::deflate_codec>& codec, std::string leftover);
+    asio::awaitable<disconnect> run();
+
+private:
+    // Reads into the buffer, or straight into a large message.
+    asio::awaitable<error_code> read();
+    // Decodes the complete frames in the buffer, stopping after `max_messages` messages (then
+    // `stalled_`); returns how the link must end, if it must.
+    std::optional<disconnect> decode(std::size_t max_messages);
+    std::optional<disconnect> on_data(const wire::decoded& d, bool in_place);
+    std::optional<disconnect> fail(std::uint16_t code, disconnect why);
+    // The messages of this read, to the application in one hand-off.
+    void deliver();
+    // After a close frame went out (or was due): wait until it is written, then say goodbye below
+    // WebSocket, all within handshake_timeout.
+    asio::awaitable<disconnect> teardown(disconnect why);
+    std::string& next_assembled();
+
+    link_state& st_;
+    std::optional<wire::deflate_codec>& codec_;
+    wire::decoder decoder_;
+    // Bytes read and not yet decoded: data_[begin_, end_).
+    std::unique_ptr<unsigned char[]> data_;
+    std::size_t capacity_ = 0, begin_ = 0, end_ = 0;
+    // Messages of this read: views into data_ or into `assembled_`.
+    std::vector<inbound_message> batch_;
+    std::deque<std::string> assembled_;  // messages built from fragments, inflated, or read in place
+    std::size_t assembled_used_ = 0;
+    std::string* current_ = nullptr;  // the message being assembled, if any
+    message_kind current_kind_ = message_kind::text;
+    bool current_compressed_ = false;
+    wire::utf8_validator inflated_utf8_;  // inflated text is checked as it comes out of the inflater
+    // A large frame read in place: *current_ is already sized to its end; bytes up to `direct_at_`
+    // have arrived.
+    std::size_t direct_at_ = 0, direct_end_ = 0;
+    std::size_t direct_read_ = 0;    // bytes just read in place, not yet decoded
+    bool last_read_filled_ = false;  // the last read filled the buffer: more is probably waiting
+    bool stalled_ = false;           // decoding stopped for want of room in the application's inbox
+};
+
+class writer {
+public:
+    writer(link_state& st, std::optional<wire::deflate_codec>& codec) : st_(st), codec_(codec) {}
+    asio::awaitable<disconnect> run();
+
+private:
+    // Encodes the next batch (control frames, messages, the close) for one write; false when
+    // there is nothing to write.
+    bool encode_batch();
+    void encode_message(outgoing& item);
+    void encode_frame(wire::opcode op, std::span<const unsigned char> payload, bool compressed = false);
+    unsigned char* grow(std::size_t n);
+
+    link_state& st_;
+    std::optional<wire::deflate_codec>& codec_;
+    wire::mask_source masks_;
+    std::vector<outgoing> batch_;  // the messages of the batch being written, completed after it
+    // Headers and small payloads, masked, back to back.
+    std::unique_ptr<unsigned char[]> out_;
+    std::size_t out_size_ = 0, out_capacity_ = 0;
+    // The write, in order: pieces of out_, and large payloads masked where they are.
+    struct piece {
+        const unsigned char* data;  // null: out_ + offset
+        std::size_t offset, size;
+    };
+    std::vector<piece> pieces_;
+    std::vector<asio::const_buffer> buffers_;
+    bool close_in_batch_ = false;
+};
+
+class heartbeat {
+public:
+    explicit heartbeat(link_state& st) : st_(st) {}
+    asio::awaitable<disconnect> run();
+
+private:
+    link_state& st_;
+};
+
+/// One connection after its upgrade. Owns its stream; runs until the first task ends.
+class link {
+public:
+    link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::string leftover,
+         std::optional<wire::deflate_params> deflate, link_settings settings, send_queue& sends, delivery& inbound,
+         counters& stats);
+
+    asio::awaitable<link_result> run();
+
+    /// The application's close: flush the queued sends, close with 1000, and read on until the
+    /// server's close frame.
+    void close();
+    /// A hard stop (close_timeout, reconnect()): the socket is reset at once.
+    void abort() noexcept { io_->close(true); }
+
+private:
+    asio::any_io_executor strand_;
+    std::unique_ptr<transport> io_;
+    link_settings settings_;
+    std::optional<wire::deflate_codec> codec_;
+    link_state state_;
+    reader reader_;
+    writer writer_;
+    heartbeat heartbeat_;
+};
+
+}  // namespace tether::detail
+
+#endif

@@ -1,0 +1,126 @@
+#include "transport.hpp"
+
+#include <boost/asio/write.hpp>
+
+#include <vector>
+
+namespace tether::detail {
+namespace {
+
+using tcp = asio::ip::tcp;
+
+// Plain TCP. Reads and writes are tried at once, non-blocking: a batch that the kernel can take
+// or give right away costs one system call and no trip through the event loop.
+class tcp_transport final : public transport {
+public:
+    explicit tcp_transport(beast::tcp_stream stream) : stream_(std::move(stream))
+    {
+        error_code ignored;  // a socket that failed meanwhile fails its first read instead
+        stream_.socket().non_blocking(true, ignored);
+    }
+
+    bool buffers_input() const noexcept override { return false; }
+
+    asio::awaitable<error_code> wait_readable() override
+    {
+        auto [ec] = co_await stream_.socket().async_wait(tcp::socket::wait_read, use_tuple);
+        co_return ec;
+    }
+
+    asio::awaitable<io_result> read_some(asio::mutable_buffer into) override
+    {
+        error_code ec;
+        const std::size_t n = stream_.socket().read_some(into, ec);
+        if (ec != asio::error::would_block) co_return io_result{ec, n};
+        auto [aec, an] = co_await stream_.async_read_some(into, use_tuple);
+        co_return io_result{aec, an};
+    }
+
+    asio::awaitable<error_code> write(std::span<const asio::const_buffer> buffers) override
+    {
+        // Usually the kernel takes the whole batch at once: one sendmsg (a gather write).
+        error_code ec;
+        std::size_t n = stream_.socket().write_some(buffers, ec);
+        if (ec && ec != asio::error::would_block) co_return ec;
+        if (n == asio::buffer_size(buffers)) co_return error_code{};
+        // Else the rest, as the kernel makes room.
+        std::vector<asio::const_buffer> rest;
+        for (const auto& b : buffers) {
+            if (n >= b.size()) {
+                n -= b.size();
+                continue;
+            }
+            rest.push_back(b + n);
+            n = 0;
+        }
+        auto [wec, written] = co_await asio::async_write(stream_, rest, use_tuple);
+        co_return wec;
+    }
+
+    asio::awaitable<error_code> shutdown() override
+    {
+        error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        co_return ec;
+    }
+
+    beast::tcp_stream& tcp() noexcept override { return stream_; }
+
+private:
+    beast::tcp_stream stream_;
+};
+
+// TLS over TCP. Beast's ssl_stream flattens a gather write into one buffer, so that a batch of
+// frames becomes a few large TLS records rather than one record per frame.
+class tls_transport final : public transport {
+public:
+    explicit tls_transport(std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream) : stream_(std::move(stream)) {}
+
+    bool buffers_input() const noexcept override { return true; }
+
+    asio::awaitable<error_code> wait_readable() override { co_return error_code{}; }
+
+    asio::awaitable<io_result> read_some(asio::mutable_buffer into) override
+    {
+        auto [ec, n] = co_await stream_->async_read_some(into, use_tuple);
+        co_return io_result{ec, n};
+    }
+
+    asio::awaitable<error_code> write(std::span<const asio::const_buffer> buffers) override
+    {
+        auto [ec, n] = co_await asio::async_write(*stream_, buffers, use_tuple);
+        co_return ec;
+    }
+
+    asio::awaitable<error_code> shutdown() override
+    {
+        auto [ec] = co_await stream_->async_shutdown(use_tuple);
+        co_return ec;
+    }
+
+    beast::tcp_stream& tcp() noexcept override { return stream_->next_layer(); }
+
+private:
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream_;
+};
+
+}  // namespace
+
+void transport::close(bool reset) noexcept
+{
+    error_code ignored;  // a socket that is not open has nothing to reset or close
+    if (reset) tcp().socket().set_option(asio::socket_base::linger(true, 0), ignored);
+    tcp().socket().close(ignored);
+}
+
+std::unique_ptr<transport> make_tcp_transport(beast::tcp_stream stream)
+{
+    return std::make_unique<tcp_transport>(std::move(stream));
+}
+
+std::unique_ptr<transport> make_tls_transport(std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream)
+{
+    return std::make_unique<tls_transport>(std::move(stream));
+}
+
+}  // namespace tether::detail

@@ -1,0 +1,141 @@
+// The writer: the only task that writes to a link. Each batch is one write: the control frames
+// (pongs, pings) first, then as many queued messages as fit the byte bound, then the close frame
+// when one is due. Small frames are masked into one buffer; a large payload is masked where it is
+// and joins the write as a buffer of its own (a gather write).
+#include "link.hpp"
+
+#include "../wire/encoder.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace tether::detail {
+namespace {
+
+// Payload bytes per write, at most (a single larger message goes alone).
+constexpr std::size_t batch_bytes = 256 * 1024;
+// Larger payloads are masked in place rather than copied.
+constexpr std::size_t copy_limit = 16 * 1024;
+// The frame buffer kept while the writer sleeps; a larger one is given back.
+constexpr std::size_t keep_out = 16 * 1024;
+// Writes in a row that never waited before the writer lets other work run.
+constexpr unsigned max_writes_in_a_row = 16;
+
+}  // namespace
+
+asio::awaitable<disconnect> writer::run()
+{
+    co_await asio::this_coro::throw_if_cancelled(false);
+    const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+    unsigned writes_in_a_row = 0;
+    for (;;) {
+        if (stopped(cs)) co_return user_disconnect();
+        if (!encode_batch()) {
+            // Nothing to write: sleep, holding no large buffer, until a send, a control frame or a
+            // close. Once the close went out nothing more is written.
+            if (out_capacity_ > keep_out) {
+                out_.reset();
+                out_capacity_ = 0;
+            }
+            writes_in_a_row = 0;
+            const bool want_messages = !st_.close_sent && !(st_.close_to_send && !st_.close_to_send->after_queue);
+            co_await st_.sends.async_wait(want_messages, use_tuple);
+            continue;
+        }
+        if (++writes_in_a_row > max_writes_in_a_row) {
+            writes_in_a_row = 0;
+            co_await asio::post(st_.strand, asio::use_awaitable);
+        }
+
+        buffers_.clear();
+        for (const piece& p : pieces_) buffers_.emplace_back(p.data ? p.data : out_.get() + p.offset, p.size);
+        const error_code ec = co_await st_.io.write(buffers_);
+        if (ec) {
+            // These may or may not have reached the server: the application is told so.
+            st_.inbound.written(batch_, error::connection_lost);
+            co_return error_disconnect(disconnect_kind::transport, ec);
+        }
+        st_.controls_drained.set();
+        if (close_in_batch_) st_.close_written.set();
+        st_.inbound.written(batch_, {});
+    }
+}
+
+bool writer::encode_batch()
+{
+    out_size_ = 0;
+    pieces_.clear();
+    close_in_batch_ = false;
+    if (st_.close_sent) return false;
+
+    // Control frames first: pongs answer pings already read, and go out between messages.
+    for (const control_frame& f : st_.controls) encode_frame(f.op, {f.payload.data(), f.size});
+    st_.controls.clear();
+    st_.control_bytes = 0;
+
+    const bool close_now = st_.close_to_send && !st_.close_to_send->after_queue;
+    if (!close_now) {
+        st_.sends.take(batch_, batch_bytes);
+        for (outgoing& item : batch_) encode_message(item);
+    }
+    // The application's close goes out behind the last queued message; any other at once.
+    if (st_.close_to_send && (close_now || st_.sends.empty())) {
+        unsigned char payload[wire::max_control_payload];
+        const std::size_t n = wire::write_close_payload(payload, st_.close_to_send->code, {});
+        encode_frame(wire::opcode::close, {payload, n});
+        st_.close_to_send.reset();
+        st_.close_sent = true;
+        close_in_batch_ = true;
+    }
+    return !pieces_.empty();
+}
+
+void writer::encode_message(outgoing& item)
+{
+    const auto op = item.kind == message_kind::binary ? wire::opcode::binary : wire::opcode::text;
+    std::span<const unsigned char> payload(reinterpret_cast<const unsigned char*>(item.payload.data()),
+                                           item.payload.size());
+    if (codec_ && codec_->compresses()) return encode_frame(op, codec_->deflate(payload), true);
+    if (payload.size() <= copy_limit) return encode_frame(op, payload);
+
+    // Large: the header here, the payload masked where it is (the message is ours now).
+    const wire::mask_key key = masks_.next();
+    const std::size_t h = wire::header_size(payload.size());
+    const std::size_t at = out_size_;
+    wire::write_header(grow(h), op, payload.size(), key);
+    pieces_.push_back({nullptr, at, h});
+    auto* data = reinterpret_cast<unsigned char*>(item.payload.data());
+    wire::mask_in_place(data, item.payload.size(), key);
+    pieces_.push_back({data, 0, item.payload.size()});
+}
+
+void writer::encode_frame(wire::opcode op, std::span<const unsigned char> payload, bool compressed)
+{
+    const std::size_t n = wire::frame_size(payload.size());
+    const std::size_t at = out_size_;
+    wire::write_frame(grow(n), op, payload, masks_.next(), compressed);
+    // Frames back to back in out_ are one buffer of the write.
+    if (!pieces_.empty() && !pieces_.back().data && pieces_.back().offset + pieces_.back().size == at)
+        pieces_.back().size += n;
+    else
+        pieces_.push_back({nullptr, at, n});
+}
+
+unsigned char* writer::grow(std::size_t n)
+{
+    if (out_size_ + n > out_capacity_) {
+        const std::size_t capacity = std::max({out_capacity_ * 2, out_size_ + n, std::size_t(4096)});
+        std::unique_ptr<unsigned char[]> bigger(new unsigned char[capacity]);
+        if (out_size_) std::memcpy(bigger.get(), out_.get(), out_size_);
+        out_ = std::move(bigger);
+        out_capacity_ = capacity;
+    }
+    unsigned char* at = out_.get() + out_size_;
+    out_size_ += n;
+    return at;
+}
+
+}  // namespace tether::detail

@@ -1,0 +1,308 @@
+#include "supervisor.hpp"
+
+#include "link/link.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+
+#include <random>
+
+namespace tether::detail {
+
+// --- retry_plan: the decisions -----------------------------------------------------------------------
+
+next_step retry_plan::after(attempt_result r, double random)
+{
+    // Budgets reset only after a link proved healthy, not merely because it opened: a server that
+    // accepts and drops at once cannot make the client loop forever.
+    if (r.healthy) {
+        history_ = {};
+        healthy_at_ = r.ended_at;
+    }
+    const failure_class c = classify(r.why);
+    ++history_.attempts;
+    ++history_.by_class[static_cast<std::size_t>(c)];
+    history_.since_healthy = std::chrono::duration_cast<milliseconds>(r.ended_at - healthy_at_);
+    history_.uptime =
+        r.connected ? std::chrono::duration_cast<milliseconds>(r.ended_at - r.connected_at) : milliseconds::zero();
+    history_.random = random;
+    const reconnect_decision decision = c == failure_class::user ? reconnect_decision{} : cfg_.policy(r.why, history_);
+    if (!decision) return {.stop = true, .delay = {}, .attempt = 0, .why = std::move(r.why)};
+    return {.stop = false, .delay = *decision, .attempt = history_.attempts + 1, .why = std::move(r.why)};
+}
+
+next_step retry_plan::after_reconnect_request(clock_type::time_point now)
+{
+    history_ = {};
+    healthy_at_ = now;
+    return {.stop = false, .delay = cfg_.manual_reconnect_delay, .attempt = 1, .why = user_disconnect()};
+}
+
+// --- supervisor ----------------------------------------------------------------------------------------
+
+supervisor::supervisor(asio::any_io_executor ex, asio::any_io_executor strand, const client_config& cfg,
+                       notifier& events, counters& stats, send_queue& sends, delivery& inbound)
+    : ex_(std::move(ex)), strand_(std::move(strand)), cfg_(cfg), events_(events), stats_(stats), sends_(sends),
+      inbound_(inbound), target_(cfg), backoff_timer_(strand_), close_deadline_(strand_)
+{
+}
+
+void supervisor::run(void_handler h, std::shared_ptr<void> keep_alive)
+{
+    if (finished_) return post_completion(ex_, std::move(h), final_error_);
+    run_waiters_.push_back(std::move(h));
+    ensure_started(std::move(keep_alive));
+}
+
+void supervisor::connect(void_handler h, std::shared_ptr<void> keep_alive)
+{
+    if (finished_)
+        return post_completion(ex_, std::move(h), final_error_ ? final_error_ : error_code(error::client_closed));
+    if (state() == client_state::connected) return post_completion(ex_, std::move(h), error_code{});
+    owner_ = keep_alive;
+    add_connect_waiter(std::move(h));
+    ensure_started(std::move(keep_alive));
+}
+
+void supervisor::close(void_handler h)
+{
+    if (finished_) {
+        if (h) post_completion(ex_, std::move(h), error_code{});
+        return;
+    }
+    if (h) close_waiters_.push_back(std::move(h));  // none from the destructor
+    if (!started_) return finish(user_disconnect());
+    if (closing_) return;
+    closing_ = true;
+    sends_.refuse(error::client_closed);
+    const bool connected = state() == client_state::connected;
+    set_state(client_state::closing);
+    backoff_timer_.cancel();
+    close_deadline_.expires_after(cfg_.close_timeout);
+    close_deadline_.async_wait([this, w = owner_](error_code ec) {
+        if (auto self = w.lock(); self && !ec && abort_) abort_();
+    });
+    if (connected && link_)
+        link_->close();  // the writer flushes, then sends the close frame; the reader reads the answer
+    else if (abort_)
+        abort_();
+}
+
+void supervisor::reconnect()
+{
+    if (!started_ || finished_ || closing_) return;
+    reconnect_requested_ = true;
+    backoff_timer_.cancel();
+    if (abort_) abort_();
+}
+
+void supervisor::shutdown()
+{
+    events_.silence();
+    close(void_handler{});
+}
+
+void supervisor::ensure_started(std::shared_ptr<void> keep_alive)
+{
+    if (started_) return;
+    started_ = true;
+    owner_ = keep_alive;
+    asio::co_spawn(strand_, supervise(std::move(keep_alive)), [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);  // a bug or a throwing callback: surface it from run()
+    });
+}
+
+// Runs the loop; if anything in it throws (a callback, a policy, a bug), the client still
+// finishes, so that no waiter hangs and close completes, and then the exception surfaces. The
+// client lives as long as this runs: `keep_alive` holds it.
+asio::awaitable<void> supervisor::supervise([[maybe_unused]] std::shared_ptr<void> keep_alive)
+{
+    std::exception_ptr failure;
+    try {
+        co_await loop();
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (!failure) co_return;
+    if (!finished_) {
+        events_.silence();  // the application's code may be what threw: call none of it again
+        finish({.kind = disconnect_kind::transport,
+                .error = make_error_code(boost::system::errc::state_not_recoverable),
+                .reason = "internal error"});
+    }
+    std::rethrow_exception(failure);
+}
+
+asio::awaitable<void> supervisor::loop()
+{
+    std::mt19937_64 rng(std::random_device{}());
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    retry_plan plan(cfg_, clock_type::now());
+    for (;;) {
+        if (closing_) break;
+        attempt_result r = co_await attempt(plan.next_attempt());
+        inbound_.fail_sent_requests();
+        if (closing_) break;
+
+        next_step step = std::exchange(reconnect_requested_, false) ? plan.after_reconnect_request(clock_type::now())
+                                                                    : plan.after(std::move(r), uniform(rng));
+        if (step.stop) co_return finish(std::move(step.why));
+        set_state(client_state::reconnecting);
+        events_.emit(events_.callbacks().on_reconnecting, reconnect_event{step.attempt, step.delay, step.why});
+        co_await wait(step.delay);
+        while (!closing_ && std::exchange(reconnect_requested_, false)) {
+            plan.after_reconnect_request(clock_type::now());
+            co_await wait(cfg_.manual_reconnect_delay);
+        }
+    }
+    finish(user_disconnect());
+}
+
+asio::awaitable<void> supervisor::wait(milliseconds d)
+{
+    if (interrupted()) co_return;
+    backoff_timer_.expires_after(d);
+    co_await backoff_timer_.async_wait(use_tuple);
+}
+
+asio::awaitable<attempt_result> supervisor::attempt(unsigned number)
+{
+    set_state(client_state::connecting);
+    ++stats_.attempts;
+    attempt_result r;
+    auto ended = [&r](disconnect why) {
+        r.why = std::move(why);
+        r.ended_at = clock_type::now();
+        return r;
+    };
+    struct abort_reset {
+        std::function<void()>& abort;
+        ~abort_reset() { abort = nullptr; }
+    } reset_abort_on_exit{abort_};
+
+    std::string token;
+    auto token_failure = co_await fetch_token(token);
+    if (token_failure) co_return ended(std::move(*token_failure));
+    if (interrupted()) co_return ended(user_disconnect());
+
+    auto open = co_await open_link(strand_, target_, token, abort_);
+    if (auto* failure = std::get_if<disconnect>(&open)) co_return ended(std::move(*failure));
+    opened& o = std::get<opened>(open);
+    const link_settings settings{.max_message_size = cfg_.max_message_size,
+                                 .handshake_timeout = cfg_.handshake_timeout,
+                                 .ping_interval = cfg_.ping_interval,
+                                 .pong_timeout = cfg_.pong_timeout};
+    link l(strand_, std::move(o.io), std::move(o.leftover), o.deflate, settings, sends_, inbound_, stats_);
+    struct link_reset {
+        link*& current;
+        ~link_reset() { current = nullptr; }
+    } reset_link_on_exit{link_};
+    link_ = &l;
+    abort_ = [&l] { l.abort(); };
+
+    r.connected = true;
+    r.connected_at = clock_type::now();
+    ++stats_.connections;
+    if (!closing_) set_state(client_state::connected);
+    complete_connect_waiters({});
+    events_.emit(events_.callbacks().on_connected, number);
+    if (reconnect_requested_) l.abort();
+    if (closing_) l.close();
+
+    link_result result = co_await l.run();
+    r.healthy = result.healthy;
+    co_return ended(std::move(result.why));
+}
+
+// Asks the token provider for this attempt's token; a failure ends the attempt. The asynchronous
+// provider runs under `connect_timeout` and is abandoned on close or reconnect.
+asio::awaitable<std::optional<disconnect>> supervisor::fetch_token(std::string& token)
+{
+    auto failed = [this](std::string what) {
+        events_.emit(events_.callbacks().on_error, error_code(error::token_failed), "token provider: " + what);
+        return disconnect{.kind = disconnect_kind::token, .error = error::token_failed, .reason = std::move(what)};
+    };
+    if (cfg_.async_token_provider) {
+        asio::steady_timer timer(strand_, cfg_.connect_timeout);
+        auto previous = std::exchange(abort_, [&timer] { timer.cancel(); });
+        namespace ex = asio::experimental;
+        auto [order, thrown, value, timer_ec] =
+            co_await ex::make_parallel_group(asio::co_spawn(strand_, cfg_.async_token_provider(), asio::deferred),
+                                             timer.async_wait(asio::deferred))
+                .async_wait(ex::wait_for_one(), asio::use_awaitable);
+        abort_ = std::move(previous);
+        if (order[0] == 1) {
+            if (interrupted()) co_return user_disconnect();
+            co_return failed("no token within connect_timeout");
+        }
+        if (thrown) {
+            try {
+                std::rethrow_exception(thrown);
+            } catch (const std::exception& e) {
+                co_return failed(e.what());
+            }
+        }
+        token = std::move(value);
+    } else if (cfg_.token_provider) {
+        try {
+            token = cfg_.token_provider();
+        } catch (const std::exception& e) {
+            co_return failed(e.what());
+        }
+    }
+    if (token.find_first_of("\r\n") != std::string::npos) co_return failed("the token contains CR or LF");
+    co_return std::nullopt;
+}
+
+void supervisor::finish(disconnect why)
+{
+    finished_ = true;
+    const bool by_user = why.kind == disconnect_kind::user;
+    final_error_ = by_user ? error_code{} : why.error ? why.error : error_code(error::reconnect_gave_up);
+    set_state(client_state::closed);
+    sends_.refuse(error::client_closed);
+    if (!by_user) events_.emit(events_.callbacks().on_close, why);
+    events_.silence();  // no callback after the end
+
+    close_deadline_.cancel();
+    complete_connect_waiters(final_error_ ? final_error_ : error_code(error::client_closed));
+    for (auto& h : std::exchange(run_waiters_, {})) post_completion(ex_, std::move(h), final_error_);
+    for (auto& h : std::exchange(close_waiters_, {})) post_completion(ex_, std::move(h), error_code{});
+    inbound_.finish();
+    auto unsent = sends_.take_all();
+    std::vector<outgoing> rest(std::make_move_iterator(unsent.begin()), std::make_move_iterator(unsent.end()));
+    inbound_.written(rest, error::client_closed);
+}
+
+void supervisor::add_connect_waiter(void_handler h)
+{
+    const std::uint64_t id = ++next_waiter_id_;
+    auto slot = asio::get_associated_cancellation_slot(h);
+    if (slot.is_connected()) {
+        slot.assign([this, w = owner_, id](asio::cancellation_type type) {
+            if ((type & asio::cancellation_type::terminal) == asio::cancellation_type::none) return;
+            auto self = w.lock();
+            if (!self) return;
+            asio::post(strand_, [this, self, id] { cancel_connect_waiter(id); });
+        });
+    }
+    connect_waiters_.push_back({id, std::move(h)});
+}
+
+void supervisor::cancel_connect_waiter(std::uint64_t id)
+{
+    for (auto it = connect_waiters_.begin(); it != connect_waiters_.end(); ++it) {
+        if (it->id != id) continue;
+        auto h = std::move(it->handler);
+        connect_waiters_.erase(it);
+        return post_completion(ex_, std::move(h), error_code(asio::error::operation_aborted));
+    }
+}
+
+void supervisor::complete_connect_waiters(error_code ec)
+{
+    for (auto& w : std::exchange(connect_waiters_, {})) post_completion(ex_, std::move(w.handler), ec);
+}
+
+}  // namespace tether::detail
