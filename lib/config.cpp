@@ -27,6 +27,15 @@ bool is_token_char(unsigned char c)
     return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
+// Fields the opening handshake sets itself: a second copy would break it.
+bool is_handshake_field(std::string_view name)
+{
+    for (std::string_view reserved : {"Host", "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
+                                      "Sec-WebSocket-Extensions", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol"})
+        if (boost::beast::iequals(name, reserved)) return true;
+    return false;
+}
+
 }  // namespace
 
 void client_config::validate() const
@@ -39,12 +48,12 @@ void client_config::validate() const
         require(!headers[i].name.empty(), field + ".name", "must not be empty");
         for (unsigned char c : headers[i].name) require(is_token_char(c), field + ".name", "must be an HTTP token");
         require(!has_crlf(headers[i].value), field + ".value", "must not contain CR or LF");
+        require(!is_handshake_field(headers[i].name), field + ".name", "is set by the WebSocket handshake itself");
     }
     require(!has_crlf(user_agent), "user_agent", "must not contain CR or LF");
 
     const bool sends_credentials =
-        token_provider || async_token_provider ||
-        std::any_of(headers.begin(), headers.end(), [](const header& h) {
+        token_provider || async_token_provider || std::any_of(headers.begin(), headers.end(), [](const header& h) {
             return boost::beast::iequals(h.name, "Authorization") || boost::beast::iequals(h.name, "Cookie");
         });
     if (sends_credentials && !target.secure && !is_loopback_host(target.host) && !allow_plaintext_token)

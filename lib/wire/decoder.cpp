@@ -67,9 +67,10 @@ decoded decoder::next(std::span<const unsigned char> in) noexcept
         length = 0;
         for (std::size_t i = 2; i < 10; ++i) length = (length << 8) | in[i];
         header_size = 10;
-        // A length with the top bit set, which RFC 6455 forbids, is canonical but fails the size
-        // check below: too big, 1009, as with Beast.
         if (length <= 0xFFFF) return fail(0, close_code::protocol_error, protocol_error::non_canonical_length);
+        // RFC 6455 forbids the top bit. Such a length is refused as too big, 1009, as Beast does,
+        // whatever max_message_size is.
+        if (length >> 63) return fail(0, close_code::too_big, error::message_too_big);
     }
 
     if (control) {

@@ -32,6 +32,7 @@ std::optional<int> window_bits(std::string_view v) noexcept
 {
     v = trim(v);
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    if (v.empty() || v.front() == '0') return std::nullopt;  // RFC 7692 7.1.2: no leading zeros
     int bits = 0;
     const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), bits);
     if (ec != std::errc{} || end != v.data() + v.size() || bits < 8 || bits > 15) return std::nullopt;
@@ -100,42 +101,53 @@ deflate_codec::deflate_codec(const deflate_params& params) : params_(params)
 error_code deflate_codec::inflate(std::span<const unsigned char> in, bool message_end, std::string& out,
                                   std::size_t limit)
 {
-    // A compressor may end its stream (a final block) inside a message: the rest of the message
-    // must then be empty, and the next one starts a new stream.
-    bool stream_ended = false;
+    // A failed inflater stays failed: Beast's makes no progress after an error.
+    if (failed_) return protocol_error::bad_compression;
     auto run = [&](const unsigned char* data, std::size_t size) -> error_code {
         zlib::z_params zs;
         zs.next_in = data;
         zs.avail_in = size;
         for (;;) {
-            // Grow the output in steps, never past the limit (plus one byte, to detect passing it).
+            // Grow the output in steps, never past the limit plus one byte (to detect passing
+            // it), and reserve exactly, so that a bomb cannot make the string double past it.
             const std::size_t used = out.size();
             const std::size_t room = std::min<std::size_t>(std::max<std::size_t>(used, 4096), limit + 1 - used);
+            if (out.capacity() < used + room) {
+                // std::string's own growth would double past the limit: a fresh one, sized exactly.
+                std::string bigger;
+                bigger.reserve(std::min(std::max(2 * out.capacity(), used + room), limit + 1));
+                bigger.append(out);
+                out.swap(bigger);
+            }
             out.resize(used + room);
             zs.next_out = out.data() + used;
             zs.avail_out = room;
+            const std::size_t before_in = zs.avail_in;
             error_code ec;
             inflater_.write(zs, zlib::Flush::sync, ec);
             out.resize(used + (room - zs.avail_out));
             if (out.size() > limit) return error::message_too_big;
             if (ec == zlib::error::end_of_stream) {
-                stream_ended = true;
+                // A final block (RFC 7692 7.2.3.4): the rest of this message is padding, and the
+                // next message starts a new stream.
+                stream_ended_ = true;
                 inflater_.reset();
-                return zs.avail_in == 0 ? error_code() : error_code(protocol_error::bad_compression);
+                return {};
             }
             if (ec && ec != zlib::error::need_buffers) return protocol_error::bad_compression;
             // Done when the input is used up and the inflater had room to spare.
             if (zs.avail_in == 0 && zs.avail_out != 0) return {};
+            if (zs.avail_in == before_in && zs.avail_out == room) return protocol_error::bad_compression;  // stuck
         }
     };
-    if (stream_ended_ && !in.empty()) return protocol_error::bad_compression;
-    if (auto ec = run(in.data(), in.size())) return ec;
-    stream_ended_ = stream_ended_ || stream_ended;
-    if (!message_end) return {};
     error_code ec;
-    if (!stream_ended_) ec = run(empty_block, sizeof empty_block);
-    stream_ended_ = false;
-    if (params_.server_no_context_takeover) inflater_.reset();
+    if (!stream_ended_) ec = run(in.data(), in.size());
+    if (!ec && message_end) {
+        if (!stream_ended_) ec = run(empty_block, sizeof empty_block);
+        stream_ended_ = false;
+        if (!ec && params_.server_no_context_takeover) inflater_.reset();
+    }
+    failed_ = ec == protocol_error::bad_compression;
     return ec;
 }
 
@@ -157,8 +169,13 @@ std::span<const unsigned char> deflate_codec::deflate(std::span<const unsigned c
         // A sync flush is complete when it had room to spare.
         if (zs.avail_in == 0 && zs.avail_out != 0) break;
     }
-    // The flush ends with an empty stored block, 00 00 FF FF, which RFC 7692 7.2.1 drops.
-    if (deflated_.size() >= 4) deflated_.resize(deflated_.size() - 4);
+    // The flush ends with an empty stored block, 00 00 FF FF, which RFC 7692 7.2.1 drops. A flush
+    // with nothing new emits nothing at all (an empty message after another): its compressed form
+    // is then the single byte 00, which with the tail the receiver appends is an empty stored block.
+    constexpr char tail[4] = {0x00, 0x00, char(0xFF), char(0xFF)};
+    if (deflated_.size() >= 4 && deflated_.compare(deflated_.size() - 4, 4, tail, 4) == 0)
+        deflated_.resize(deflated_.size() - 4);
+    if (deflated_.empty()) deflated_.push_back('\0');
     if (params_.client_no_context_takeover) deflater_.reset();
     return {reinterpret_cast<const unsigned char*>(deflated_.data()), deflated_.size()};
 }

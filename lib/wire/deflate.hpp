@@ -58,6 +58,7 @@ private:
     deflate_params params_;
     bool compress_ = true;
     bool stream_ended_ = false;  // the current message's compressed stream had its final block
+    bool failed_ = false;        // the inflater met data that does not inflate
     std::string deflated_;
     boost::beast::zlib::inflate_stream inflater_;
     boost::beast::zlib::deflate_stream deflater_;

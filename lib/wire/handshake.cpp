@@ -56,9 +56,15 @@ error_code check_upgrade_response(const http::response_header<>& res, std::strin
     if (!http::token_list(res[http::field::connection]).exists("upgrade")) return protocol_error::bad_upgrade;
     if (res[http::field::sec_websocket_accept] != accept_for(key)) return protocol_error::bad_accept;
     if (res.count(http::field::sec_websocket_protocol) != 0) return protocol_error::bad_subprotocol;
-    const auto extensions = res[http::field::sec_websocket_extensions];
+    // The answer may be split over several fields (RFC 9110 5.3): all of them together.
+    std::string extensions;
+    for (auto [it, end] = res.equal_range(http::field::sec_websocket_extensions); it != end; ++it) {
+        if (it->value().empty()) continue;
+        if (!extensions.empty()) extensions += ", ";
+        extensions.append(it->value().data(), it->value().size());
+    }
     if (!offered_deflate) return extensions.empty() ? error_code() : error_code(protocol_error::bad_extension);
-    return parse_deflate_answer({extensions.data(), extensions.size()}, deflate);
+    return parse_deflate_answer(extensions, deflate);
 }
 
 }  // namespace tether::wire

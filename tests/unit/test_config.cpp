@@ -62,6 +62,11 @@ BOOST_AUTO_TEST_CASE(each_invalid_field_is_named)
          [](cfg& c) {
              c.headers = {{"X-A", "v\r\nInjected: 1"}};
          }},
+        // The handshake's own fields, in any case: a second copy would break the upgrade.
+        {"headers[0].name", [](cfg& c) { c.headers = {{"sec-websocket-key", "x"}}; }},
+        {"headers[1].name", [](cfg& c) { c.headers = {{"X-A", "v"}, {"Upgrade", "h2c"}}; }},
+        {"headers[0].name", [](cfg& c) { c.headers = {{"Sec-WebSocket-Protocol", "chat"}}; }},
+        {"headers[0].name", [](cfg& c) { c.headers = {{"HOST", "elsewhere"}}; }},
         {"user_agent", [](cfg& c) { c.user_agent = "a\nb"; }},
         {"connect_timeout", [](cfg& c) { c.connect_timeout = 0ms; }},
         {"handshake_timeout", [](cfg& c) { c.handshake_timeout = -1ms; }},
