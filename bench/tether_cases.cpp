@@ -7,6 +7,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -92,13 +93,15 @@ result tether_receive_await(const case_params& p)
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
-            for (;;) {
-                auto [ec, message] = co_await c->async_receive(asio::as_tuple(asio::use_awaitable));
-                if (ec) {
-                    if (r.error.empty()) r.error = "receive: " + ec.message();
-                    co_return;
+            // As an application writes it: `co_await c.async_receive()`, errors as exceptions.
+            try {
+                for (;;) {
+                    const boost::json::value message = co_await c->async_receive();
+                    if (w.count()) break;
                 }
-                if (w.count()) break;
+            } catch (const boost::system::system_error& e) {
+                if (r.error.empty()) r.error = std::string("receive: ") + e.what();
+                co_return;
             }
             c->async_close([](tether::error_code) {});
         },

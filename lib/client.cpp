@@ -33,10 +33,8 @@ asio::any_io_executor make_client_strand(const asio::any_io_executor& ex)
 client_config validated(client_config cfg, const client_callbacks& cb)
 {
     cfg.validate();
-    if (cb.on_raw_message && cfg.inbound != inbound_format::raw)
-        throw std::invalid_argument("callbacks.on_raw_message: needs inbound = inbound_format::raw");
-    if (cb.on_message && cfg.inbound != inbound_format::json)
-        throw std::invalid_argument("callbacks.on_message: needs inbound = inbound_format::json");
+    if (cb.on_message && cb.on_raw_message)
+        throw std::invalid_argument("on_raw_message: cannot be set together with on_message");
     return cfg;
 }
 
@@ -50,14 +48,6 @@ public:
           inbound_(std::make_shared<delivery>(ex_, strand_, cfg_, events_, stats_, sends_)),
           supervisor_(ex_, strand_, cfg_, events_, stats_, sends_, *inbound_)
     {
-    }
-
-    // Which receive functions may be used: the inbox of the configured form, without a callback.
-    error_code receive_refused(inbound_format wanted) const noexcept
-    {
-        const auto& cb = events_.callbacks();
-        if (cfg_.inbound != wanted || cb.on_message || cb.on_raw_message) return asio::error::operation_not_supported;
-        return {};
     }
 
     void request(std::string text, std::function<bool(const boost::json::value&)> match,
@@ -125,58 +115,54 @@ void client::start_send(message m, asio::any_completion_handler<void(error_code)
 
 std::optional<boost::json::value> client::try_receive()
 {
-    return impl_->inbound_->json_inbox().try_pop();
+    std::optional<boost::json::value> v;
+    impl_->inbound_->take(v);
+    return v;
 }
 
 std::size_t client::try_receive_some(std::vector<boost::json::value>& out, std::size_t max)
 {
-    return impl_->inbound_->json_inbox().try_pop_some(out, max);
+    return impl_->inbound_->take(out, max);
 }
 
 std::optional<message> client::try_receive_raw()
 {
-    return impl_->inbound_->raw_inbox().try_pop();
+    std::optional<message> m;
+    impl_->inbound_->take(m);
+    return m;
 }
 
 std::size_t client::try_receive_raw_some(std::vector<message>& out, std::size_t max)
 {
-    return impl_->inbound_->raw_inbox().try_pop_some(out, max);
+    return impl_->inbound_->take(out, max);
 }
 
 void client::start_receive(asio::any_completion_handler<void(error_code, boost::json::value)> h)
 {
-    if (const error_code refused = impl_->receive_refused(inbound_format::json))
-        return post_completion(impl_->ex_, std::move(h), refused, boost::json::value());
-    impl_->inbound_->json_inbox().receive(std::move(h));
+    impl_->inbound_->receive(std::move(h));
 }
 
 void client::start_receive_some(std::size_t max,
                                 asio::any_completion_handler<void(error_code, std::vector<boost::json::value>)> h)
 {
-    if (const error_code refused = impl_->receive_refused(inbound_format::json))
-        return post_completion(impl_->ex_, std::move(h), refused, std::vector<boost::json::value>());
     if (max == 0)
         return post_completion(impl_->ex_, std::move(h), error_code(asio::error::invalid_argument),
                                std::vector<boost::json::value>());
-    impl_->inbound_->json_inbox().receive_some(max, std::move(h));
+    impl_->inbound_->receive(max, std::move(h));
 }
 
 void client::start_receive_raw(asio::any_completion_handler<void(error_code, message)> h)
 {
-    if (const error_code refused = impl_->receive_refused(inbound_format::raw))
-        return post_completion(impl_->ex_, std::move(h), refused, message());
-    impl_->inbound_->raw_inbox().receive(std::move(h));
+    impl_->inbound_->receive(std::move(h));
 }
 
 void client::start_receive_raw_some(std::size_t max,
                                     asio::any_completion_handler<void(error_code, std::vector<message>)> h)
 {
-    if (const error_code refused = impl_->receive_refused(inbound_format::raw))
-        return post_completion(impl_->ex_, std::move(h), refused, std::vector<message>());
     if (max == 0)
         return post_completion(impl_->ex_, std::move(h), error_code(asio::error::invalid_argument),
                                std::vector<message>());
-    impl_->inbound_->raw_inbox().receive_some(max, std::move(h));
+    impl_->inbound_->receive(max, std::move(h));
 }
 
 void client::start_request(std::string text, std::function<bool(const boost::json::value&)> match,
@@ -211,7 +197,10 @@ client_state client::state() const noexcept
 
 client_stats client::stats() const noexcept
 {
-    return impl_->stats_.snapshot();
+    client_stats s = impl_->stats_.snapshot();
+    s.inbox_depth = impl_->inbound_->inbox_depth();
+    s.send_queue_depth = impl_->sends_.size();
+    return s;
 }
 
 std::string_view to_string(client_state s) noexcept

@@ -1,7 +1,5 @@
 #include "delivery.hpp"
 
-#include <boost/json/parser.hpp>
-
 #include <limits>
 
 namespace tether::detail {
@@ -10,86 +8,73 @@ namespace json = boost::json;
 
 delivery::delivery(asio::any_io_executor ex, asio::any_io_executor strand, const client_config& cfg, notifier& events,
                    counters& stats, send_queue& sends)
-    : ex_(std::move(ex)), strand_(std::move(strand)), format_(cfg.inbound), events_(events), stats_(stats),
-      sends_(sends), json_(std::make_shared<inbox<json::value>>(ex_, cfg.receive_buffer_capacity)),
-      raw_(std::make_shared<inbox<message>>(ex_, cfg.receive_buffer_capacity))
+    : ex_(std::move(ex)), strand_(std::move(strand)), events_(events), stats_(stats), sends_(sends),
+      inbox_(std::make_shared<inbox>(ex_, cfg.receive_buffer_capacity))
 {
 }
+
+// --- the reader's side ------------------------------------------------------------------------------
 
 void delivery::deliver(std::span<const inbound_message> batch)
 {
-    if (format_ == inbound_format::json)
-        deliver_json(batch);
-    else
-        deliver_raw(batch);
-}
-
-void delivery::deliver_json(std::span<const inbound_message> batch)
-{
-    const auto& on_message = events_.callbacks().on_message;
-    for (const auto& m : batch) {
-        if (m.kind == message_kind::binary) {
-            ++stats_.ignored;
-            continue;
+    const auto& cb = events_.callbacks();
+    if (cb.on_message) {
+        std::optional<json::value> v;
+        error_code parse_error;
+        for (const auto& m : batch) {
+            if (m.kind == message_kind::binary) {
+                ++stats_.ignored;
+                continue;
+            }
+            const inbound_status status = adapter_.adapt(m.payload, v, parse_error);
+            if (status != inbound_status::delivered) {
+                skipped(status, parse_error);
+                continue;
+            }
+            ++stats_.received;
+            if (requests_.empty() || !answer_request(*v)) events_.emit(cb.on_message, *v);
+            v.reset();
         }
-        inbound in = adapter_.adapt(m.payload);
-        switch (in.status) {
-        case inbound_status::malformed:
-            ++stats_.malformed;
-            events_.emit(events_.callbacks().on_error, in.error,
-                         "malformed JSON message skipped: " + in.error.message());
-            continue;
-        case inbound_status::ignored: ++stats_.ignored; continue;
-        case inbound_status::delivered: break;
-        }
-        ++stats_.received;
-        if (answer_request(in.value)) continue;
-        if (on_message)
-            events_.emit(on_message, in.value);
-        else
-            json_batch_.push_back(std::move(in.value));
+        return;
     }
-    if (!json_batch_.empty()) json_->push(json_batch_);
-}
-
-void delivery::deliver_raw(std::span<const inbound_message> batch)
-{
-    const auto& on_raw = events_.callbacks().on_raw_message;
-    for (const auto& m : batch) {
-        ++stats_.received;
-        // A pending request looks at text messages that are JSON (the only kind it can match).
-        if (!requests_.empty() && m.kind == message_kind::text) {
-            inbound in = adapter_.adapt(m.payload);
-            if (in.status == inbound_status::delivered && answer_request(in.value)) continue;
+    // Only while a request waits are messages parsed here: to find its response.
+    std::span<const inbound_message> rest = batch;
+    if (!requests_.empty()) {
+        unanswered_.clear();
+        for (const auto& m : batch) {
+            if (m.kind == message_kind::text) {
+                inbound in = adapter_.adapt(m.payload);
+                if (in.status == inbound_status::delivered && answer_request(in.value)) {
+                    ++stats_.received;
+                    continue;
+                }
+            }
+            unanswered_.push_back(m);
         }
-        if (on_raw)
-            events_.emit(on_raw, message_view{m.kind, m.payload});
-        else
-            raw_batch_.push_back({m.kind, m.storage ? std::move(*m.storage) : std::string(m.payload)});
+        rest = unanswered_;
     }
-    if (!raw_batch_.empty()) raw_->push(raw_batch_);
+    if (cb.on_raw_message) {
+        for (const auto& m : rest) {
+            ++stats_.received;
+            events_.emit(cb.on_raw_message, message_view{m.kind, m.payload});
+        }
+        return;
+    }
+    if (!rest.empty()) inbox_->push(rest);
 }
 
 std::size_t delivery::room() const
 {
-    const auto& cb = events_.callbacks();
-    if (cb.on_message || cb.on_raw_message) return std::numeric_limits<std::size_t>::max();
-    return format_ == inbound_format::json ? json_->room() : raw_->room();
+    if (receive_refused()) return std::numeric_limits<std::size_t>::max();
+    return inbox_->room();
 }
 
 asio::awaitable<void> delivery::wait_for_room()
 {
-    if (format_ == inbound_format::json)
-        co_await json_->async_wait_for_room(use_tuple);
-    else
-        co_await raw_->async_wait_for_room(use_tuple);
+    co_await inbox_->async_wait_for_room(use_tuple);
 }
 
-void delivery::release_reader()
-{
-    json_->release_reader();
-    raw_->release_reader();
-}
+// --- the writer's side ------------------------------------------------------------------------------
 
 void delivery::written(std::vector<outgoing>& batch, error_code ec)
 {
@@ -109,6 +94,160 @@ void delivery::written(std::vector<outgoing>& batch, error_code ec)
     }
     batch.clear();
 }
+
+// --- the application's receives ---------------------------------------------------------------------
+
+error_code delivery::receive_refused() const noexcept
+{
+    const auto& cb = events_.callbacks();
+    if (cb.on_message || cb.on_raw_message) return asio::error::operation_not_supported;
+    return {};
+}
+
+bool delivery::take(std::optional<json::value>& out)
+{
+    if (receive_adapter_busy_.test_and_set(std::memory_order_acquire)) {
+        message_adapter own;  // another thread is taking too
+        return take(out, own);
+    }
+    const bool got = take(out, receive_adapter_);
+    receive_adapter_busy_.clear(std::memory_order_release);
+    return got;
+}
+
+bool delivery::take(std::optional<json::value>& out, message_adapter& adapter)
+{
+    inbox::entry e;
+    bool got = false;
+    while (!got && inbox_->try_pop(e)) {
+        if (e.kind == message_kind::binary) {
+            inbox_->release(e);
+            ++stats_.ignored;
+            continue;
+        }
+        error_code parse_error;
+        const inbound_status status = adapter.adapt(e.payload, out, parse_error);
+        inbox_->release(e);
+        if (status != inbound_status::delivered) {
+            skipped(status, parse_error);
+            continue;
+        }
+        ++stats_.received;
+        got = true;
+    }
+    return got;
+}
+
+bool delivery::take(std::optional<message>& out)
+{
+    inbox::entry e;
+    if (!inbox_->try_pop(e)) return false;
+    if (e.owned)
+        out.emplace(message{e.kind, std::move(*e.owned)});
+    else
+        out.emplace(message{e.kind, std::string(e.payload)});
+    inbox_->release(e);
+    ++stats_.received;
+    return true;
+}
+
+std::size_t delivery::take(std::vector<json::value>& out, std::size_t max)
+{
+    std::size_t n = 0;
+    std::optional<json::value> v;
+    for (; n < max && take(v); ++n) {
+        out.push_back(std::move(*v));
+        v.reset();
+    }
+    return n;
+}
+
+std::size_t delivery::take(std::vector<message>& out, std::size_t max)
+{
+    std::size_t n = 0;
+    std::optional<message> m;
+    for (; n < max && take(m); ++n) {
+        out.push_back(std::move(*m));
+        m.reset();
+    }
+    return n;
+}
+
+void delivery::skipped(inbound_status status, const error_code& parse_error)
+{
+    if (status == inbound_status::ignored) {
+        ++stats_.ignored;
+        return;
+    }
+    ++stats_.malformed;
+    // Callbacks run on the strand, whichever thread took the message.
+    asio::post(strand_, [self = shared_from_this(), parse_error] {
+        self->events_.emit(self->events_.callbacks().on_error, parse_error,
+                           "malformed JSON message skipped: " + parse_error.message());
+    });
+}
+
+// A receive that found nothing: parked in the inbox as a wake-up, it tries again after the
+// reader's next hand-off (the messages may have gone to another receiver, or be ones a JSON
+// receiver skips), and completes with the final error once the client has finished.
+template <class T>
+inline constexpr bool is_batch = false;
+template <class T>
+inline constexpr bool is_batch<std::vector<T>> = true;
+
+template <class Result>
+struct receive_op {
+    std::shared_ptr<delivery> self;
+    std::size_t max;  // 0: one message, else a batch of up to max
+    asio::any_completion_handler<void(error_code, Result)> handler;
+
+    void operator()(error_code ec)
+    {
+        if (ec) return dispatch_completion(self->ex_, std::move(handler), ec, Result());
+        if constexpr (is_batch<Result>) {
+            Result r;
+            if (self->take(r, max) > 0)
+                return dispatch_completion(self->ex_, std::move(handler), error_code{}, std::move(r));
+        } else {
+            std::optional<Result> r;
+            if (self->take(r)) return dispatch_completion(self->ex_, std::move(handler), error_code{}, std::move(*r));
+        }
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        auto inbox = self->inbox_;
+        inbox->wait(void_handler(std::move(*this)), slot);
+    }
+};
+
+template <class Result>
+void delivery::start_receive(std::size_t max, asio::any_completion_handler<void(error_code, Result)> h)
+{
+    if (const error_code refused = receive_refused()) return post_completion(ex_, std::move(h), refused, Result());
+    auto slot = asio::get_associated_cancellation_slot(h);
+    // The caller found nothing a moment ago; the inbox checks again under its lock before parking.
+    inbox_->wait(void_handler(receive_op<Result>{shared_from_this(), max, std::move(h)}), slot);
+}
+
+void delivery::receive(asio::any_completion_handler<void(error_code, json::value)> h)
+{
+    start_receive<json::value>(0, std::move(h));
+}
+
+void delivery::receive(asio::any_completion_handler<void(error_code, message)> h)
+{
+    start_receive<message>(0, std::move(h));
+}
+
+void delivery::receive(std::size_t max, asio::any_completion_handler<void(error_code, std::vector<json::value>)> h)
+{
+    start_receive<std::vector<json::value>>(max, std::move(h));
+}
+
+void delivery::receive(std::size_t max, asio::any_completion_handler<void(error_code, std::vector<message>)> h)
+{
+    start_receive<std::vector<message>>(max, std::move(h));
+}
+
+// --- requests and the end -----------------------------------------------------------------------------
 
 void delivery::add_request(std::uint64_t id, std::function<bool(const json::value&)> match,
                            std::chrono::milliseconds timeout, value_handler h)
@@ -163,8 +302,7 @@ void delivery::finish()
     for (auto& r : requests_)
         post_completion(ex_, std::move(r.handler), error_code(error::client_closed), json::value());
     requests_.clear();
-    json_->finish(error::client_closed);
-    raw_->finish(error::client_closed);
+    inbox_->finish(error::client_closed);
 }
 
 }  // namespace tether::detail

@@ -1,8 +1,9 @@
 // Internal: delivery, the layer between a link and the application. Inbound, it takes one read's
-// messages at a time and gives each to a pending request, a callback or an inbox: as JSON values
-// (the message adapter) or unchanged. Outbound, it completes the sends of each written batch. It
-// owns the requests (`async_request`) that wait for a matching message. Everything but the
-// inboxes runs on the client's strand.
+// messages at a time and gives each to a pending request, to a callback (as a JSON value through
+// the message adapter, or unchanged), or to the inbox, from which the application takes them as
+// JSON values or raw messages. Outbound, it completes the sends of each written batch. It owns the
+// requests (`async_request`) that wait for a matching message. The reader's and the writer's side
+// run on the client's strand; the receive side on any thread.
 #ifndef TETHER_LIB_DELIVERY_HPP
 #define TETHER_LIB_DELIVERY_HPP
 
@@ -14,34 +15,23 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/value.hpp>
 
+#include <atomic>
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace tether::detail {
 
 using value_handler = asio::any_completion_handler<void(error_code, boost::json::value)>;
 
-/// A complete inbound message as the reader hands it over: a view into its read buffer, or into
-/// `storage` (a message assembled from fragments or inflated), which delivery may move from.
-struct inbound_message {
-    message_kind kind = message_kind::text;
-    std::string_view payload;
-    std::string* storage = nullptr;
-};
-
 class delivery : public std::enable_shared_from_this<delivery> {
 public:
     delivery(asio::any_io_executor ex, asio::any_io_executor strand, const client_config& cfg, notifier& events,
              counters& stats, send_queue& sends);
-
-    inbound_format format() const noexcept { return format_; }
-    inbox<boost::json::value>& json_inbox() noexcept { return *json_; }
-    inbox<message>& raw_inbox() noexcept { return *raw_; }
 
     // --- the reader ------------------------------------------------------------------------------
 
@@ -53,14 +43,33 @@ public:
     /// Completes when the inbox is down to half, or `release_reader` was called. Cancellable.
     asio::awaitable<void> wait_for_room();
     /// A closing link must read on to see the server's close frame: ends a wait for room.
-    void release_reader();
+    void release_reader() { inbox_->release_reader(); }
+    /// Messages waiting in the inbox.
+    std::size_t inbox_depth() const { return inbox_->size(); }
 
     // --- the writer ------------------------------------------------------------------------------
 
     /// A batch of sends was written (or failed with `ec`): completes them in order.
     void written(std::vector<outgoing>& batch, error_code ec);
 
-    // --- requests and the end, from the client -----------------------------------------------------
+    // --- the application's receives, any thread ------------------------------------------------------
+
+    /// Why the application may not receive from the inbox (a message callback takes the messages).
+    error_code receive_refused() const noexcept;
+    /// The next deliverable JSON value (objects with a string "type"; other messages are counted
+    /// and skipped), or every message as it came, constructed in `out`; false when the inbox has none.
+    bool take(std::optional<boost::json::value>& out);
+    bool take(std::optional<message>& out);
+    /// Up to `max` of them, appended; how many.
+    std::size_t take(std::vector<boost::json::value>& out, std::size_t max);
+    std::size_t take(std::vector<message>& out, std::size_t max);
+    /// Completes `h` with the next one (or up to `max`), waiting if there are none. Cancellable.
+    void receive(asio::any_completion_handler<void(error_code, boost::json::value)> h);
+    void receive(asio::any_completion_handler<void(error_code, message)> h);
+    void receive(std::size_t max, asio::any_completion_handler<void(error_code, std::vector<boost::json::value>)> h);
+    void receive(std::size_t max, asio::any_completion_handler<void(error_code, std::vector<message>)> h);
+
+    // --- requests and the end, from the client, on the strand ---------------------------------------
 
     void add_request(std::uint64_t id, std::function<bool(const boost::json::value&)> match,
                      std::chrono::milliseconds timeout, value_handler h);
@@ -71,6 +80,9 @@ public:
     void finish();
 
 private:
+    template <class Result>
+    friend struct receive_op;
+
     struct pending_request {
         std::uint64_t id;
         std::function<bool(const boost::json::value&)> match;
@@ -81,20 +93,24 @@ private:
 
     // The first pending request that `v` answers, completed with it; false when there is none.
     bool answer_request(boost::json::value& v);
-    void deliver_json(std::span<const inbound_message> batch);
-    void deliver_raw(std::span<const inbound_message> batch);
+    bool take(std::optional<boost::json::value>& out, message_adapter& adapter);
+    // A message the application cannot use as JSON, counted and (when malformed) reported.
+    void skipped(inbound_status status, const error_code& parse_error);
+    template <class Result>
+    void start_receive(std::size_t max, asio::any_completion_handler<void(error_code, Result)> h);
 
     asio::any_io_executor ex_;
     asio::any_io_executor strand_;
-    inbound_format format_;
     notifier& events_;
     counters& stats_;
     send_queue& sends_;
-    message_adapter adapter_;
-    std::shared_ptr<inbox<boost::json::value>> json_;
-    std::shared_ptr<inbox<message>> raw_;
-    std::vector<boost::json::value> json_batch_;
-    std::vector<message> raw_batch_;
+    message_adapter adapter_;  // the strand's: callbacks and requests
+    // The receivers': one at a time uses it (taken with one atomic exchange); a receiver on another
+    // thread meanwhile parses with a fresh one.
+    message_adapter receive_adapter_;
+    std::atomic_flag receive_adapter_busy_;
+    std::shared_ptr<inbox> inbox_;
+    std::vector<inbound_message> unanswered_;
     std::list<pending_request> requests_;
 };
 

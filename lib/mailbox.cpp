@@ -1,6 +1,7 @@
 #include "mailbox.hpp"
 
-#include <boost/json/value.hpp>
+#include <algorithm>
+#include <cstring>
 
 namespace tether::detail {
 
@@ -62,6 +63,12 @@ bool send_queue::empty() const
     return queue_.empty();
 }
 
+std::size_t send_queue::size() const
+{
+    std::lock_guard lock(mutex_);
+    return queue_.size();
+}
+
 void send_queue::wake()
 {
     void_handler writer;
@@ -101,124 +108,181 @@ void send_queue::wait(bool want_messages, void_handler h)
 
 // --- inbox ------------------------------------------------------------------------------------------
 
-template <class T>
-std::optional<T> inbox<T>::try_pop()
+struct inbox::batch {
+    struct item {
+        message_kind kind;
+        std::uint32_t offset, size;  // in `bytes`, unless `owned`
+        std::string* owned;
+    };
+    std::unique_ptr<unsigned char[]> bytes;  // grown, never zero-filled
+    std::size_t capacity = 0;
+    std::vector<item> items;
+    std::deque<std::string> storage;   // messages that came with storage of their own
+    std::size_t next = 0;              // the first item not yet taken
+    std::atomic<std::size_t> refs{0};  // items taken and not yet released, plus those not taken
+};
+
+namespace {
+// Batches kept for reuse once consumed: the reader's next hand-offs need no allocation.
+constexpr std::size_t max_spare_batches = 2;
+// A batch buffer larger than this is not kept for reuse.
+constexpr std::size_t max_spare_bytes = 1024 * 1024;
+}  // namespace
+
+inbox::~inbox()
+{
+    for (batch* b : batches_) delete b;
+    for (batch* b : spare_) delete b;
+}
+
+bool inbox::try_pop(entry& out)
 {
     void_handler reader;
-    std::optional<T> v;
     {
         std::lock_guard lock(mutex_);
-        if (queue_.empty()) return std::nullopt;
-        v.emplace(std::move(queue_.front()));
-        queue_.pop_front();
-        take_reader_if_room_locked(reader);
+        if (size_ == 0) return false;
+        batch* b = batches_.front();
+        const batch::item& it = b->items[b->next++];
+        out.kind = it.kind;
+        out.owned = it.owned;
+        out.payload = it.owned ? std::string_view(*it.owned)
+                               : std::string_view(reinterpret_cast<const char*>(b->bytes.get()) + it.offset, it.size);
+        out.from = b;
+        if (b->next == b->items.size()) batches_.pop_front();
+        // The reader resumes once half the capacity is free: with room for a batch.
+        if (--size_ == capacity_ / 2 && reader_) reader_.swap(reader);
     }
     if (reader) post_completion(ex_, std::move(reader), error_code{});
-    return v;
+    return true;
 }
 
-template <class T>
-std::size_t inbox<T>::try_pop_some(std::vector<T>& out, std::size_t max)
+void inbox::release(entry& e) noexcept
 {
-    void_handler reader;
-    std::size_t n = 0;
-    {
+    batch* b = std::exchange(e.from, nullptr);
+    if (b && b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) give_back(b);
+}
+
+void inbox::give_back(batch* b) noexcept
+{
+    b->storage.clear();
+    if (b->capacity <= max_spare_bytes) {
         std::lock_guard lock(mutex_);
-        for (; n < max && !queue_.empty(); ++n) {
-            out.push_back(std::move(queue_.front()));
-            queue_.pop_front();
-        }
-        take_reader_if_room_locked(reader);
-    }
-    if (reader) post_completion(ex_, std::move(reader), error_code{});
-    return n;
-}
-
-template <class T>
-void inbox<T>::receive(one_handler h)
-{
-    add({.id = 0, .max = 0, .one = std::move(h), .some = {}});
-}
-
-template <class T>
-void inbox<T>::receive_some(std::size_t max, some_handler h)
-{
-    add({.id = 0, .max = max, .one = {}, .some = std::move(h)});
-}
-
-template <class T>
-void inbox<T>::add(receiver r)
-{
-    std::vector<completion> done;
-    void_handler reader;
-    {
-        std::lock_guard lock(mutex_);
-        r.id = ++next_id_;
-        auto slot =
-            r.max == 0 ? asio::get_associated_cancellation_slot(r.one) : asio::get_associated_cancellation_slot(r.some);
-        const std::uint64_t id = r.id;
-        receivers_.push_back(std::move(r));
-        match_locked(done);
-        take_reader_if_room_locked(reader);
-        const bool waiting = !receivers_.empty() && receivers_.back().id == id;
-        if (waiting && slot.is_connected()) {
-            slot.assign([w = this->weak_from_this(), id](asio::cancellation_type type) {
-                if ((type & asio::cancellation_type::terminal) == asio::cancellation_type::none) return;
-                if (auto self = w.lock()) self->cancel(id);
-            });
+        if (spare_.size() < max_spare_batches) {
+            spare_.push_back(b);
+            return;
         }
     }
-    if (reader) post_completion(ex_, std::move(reader), error_code{});
-    complete(done, true);
+    delete b;
 }
 
-template <class T>
-void inbox<T>::cancel(std::uint64_t id)
+inbox::batch* inbox::take_spare_locked()
 {
-    std::optional<receiver> r;
+    if (spare_.empty()) return new batch;
+    batch* b = spare_.back();
+    spare_.pop_back();
+    return b;
+}
+
+void inbox::wait(void_handler wake, asio::cancellation_slot slot)
+{
     {
         std::lock_guard lock(mutex_);
-        for (auto it = receivers_.begin(); it != receivers_.end(); ++it) {
+        if (size_ == 0 && !finished_) {
+            const std::uint64_t id = ++next_id_;
+            if (slot.is_connected()) {
+                slot.assign([w = weak_from_this(), id](asio::cancellation_type type) {
+                    if ((type & asio::cancellation_type::terminal) == asio::cancellation_type::none) return;
+                    if (auto self = w.lock()) self->cancel(id);
+                });
+            }
+            waiters_.push_back({id, std::move(wake)});
+            return;
+        }
+    }
+    // Something came meanwhile, or nothing ever will: the receiver tries again (or fails) at once.
+    post_completion(ex_, std::move(wake), final_if_empty());
+}
+
+error_code inbox::final_if_empty()
+{
+    std::lock_guard lock(mutex_);
+    return size_ == 0 ? final_ : error_code();
+}
+
+void inbox::cancel(std::uint64_t id)
+{
+    void_handler wake;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
             if (it->id != id) continue;
-            r.emplace(std::move(*it));
-            receivers_.erase(it);
+            it->wake.swap(wake);
+            waiters_.erase(it);
             break;
         }
     }
-    if (!r) return;
-    const error_code aborted = asio::error::operation_aborted;
-    if (r->max == 0)
-        post_completion(ex_, std::move(r->one), aborted, T());
-    else
-        post_completion(ex_, std::move(r->some), aborted, std::vector<T>());
+    if (wake) post_completion(ex_, std::move(wake), error_code(asio::error::operation_aborted));
 }
 
-template <class T>
-void inbox<T>::push(std::vector<T>& batch)
+void inbox::push(std::span<const inbound_message> messages)
 {
-    std::vector<completion> done;
+    if (messages.empty()) return;
+    batch* b;
     {
         std::lock_guard lock(mutex_);
-        for (auto& v : batch) queue_.push_back(std::move(v));
-        match_locked(done);
+        b = take_spare_locked();
     }
-    batch.clear();
-    complete(done, false);
+    // The batch is built outside the lock: payloads copied into one buffer, assembled ones moved.
+    std::size_t bytes = 0;
+    for (const auto& m : messages)
+        if (!m.storage) bytes += m.payload.size();
+    if (b->capacity < bytes) {
+        b->capacity = std::max(bytes, 2 * b->capacity);
+        b->bytes.reset(new unsigned char[b->capacity]);
+    }
+    b->items.clear();
+    b->next = 0;
+    std::size_t at = 0;
+    for (const auto& m : messages) {
+        if (m.storage) {
+            b->items.push_back({m.kind, 0, 0, &b->storage.emplace_back(std::move(*m.storage))});
+            continue;
+        }
+        std::memcpy(b->bytes.get() + at, m.payload.data(), m.payload.size());
+        b->items.push_back(
+            {m.kind, static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(m.payload.size()), nullptr});
+        at += m.payload.size();
+    }
+    b->refs.store(b->items.size(), std::memory_order_relaxed);
+
+    std::list<waiter> woken;
+    {
+        std::lock_guard lock(mutex_);
+        batches_.push_back(b);
+        size_ += b->items.size();
+        woken.swap(waiters_);
+    }
+    // From the reader, not from a receiver's initiation: a coroutine on this thread resumes at once.
+    for (auto& w : woken) dispatch_completion(ex_, std::move(w.wake), error_code{});
 }
 
-template <class T>
-std::size_t inbox<T>::room() const
+std::size_t inbox::room() const
 {
     std::lock_guard lock(mutex_);
-    return queue_.size() >= capacity_ ? 0 : capacity_ - queue_.size();
+    return size_ >= capacity_ ? 0 : capacity_ - size_;
 }
 
-template <class T>
-void inbox<T>::wait_for_room(void_handler h)
+std::size_t inbox::size() const
+{
+    std::lock_guard lock(mutex_);
+    return size_;
+}
+
+void inbox::wait_for_room(void_handler h)
 {
     {
         std::lock_guard lock(mutex_);
-        if (!low_locked() && !finished_) {
+        if (size_ > capacity_ / 2 && !finished_) {
             auto slot = asio::get_associated_cancellation_slot(h);
             if (slot.is_connected()) {
                 slot.assign([this](asio::cancellation_type) {
@@ -237,8 +301,7 @@ void inbox<T>::wait_for_room(void_handler h)
     post_completion(ex_, std::move(h), error_code{});
 }
 
-template <class T>
-void inbox<T>::release_reader()
+void inbox::release_reader()
 {
     void_handler reader;
     {
@@ -248,66 +311,19 @@ void inbox<T>::release_reader()
     if (reader) post_completion(ex_, std::move(reader), error_code{});
 }
 
-template <class T>
-void inbox<T>::finish(error_code why)
+void inbox::finish(error_code why)
 {
-    std::vector<completion> done;
+    std::list<waiter> woken;
     void_handler reader;
     {
         std::lock_guard lock(mutex_);
         finished_ = true;
         final_ = why;
-        match_locked(done);
+        if (size_ == 0) woken.swap(waiters_);
         reader_.swap(reader);
     }
     if (reader) post_completion(ex_, std::move(reader), error_code(asio::error::operation_aborted));
-    complete(done, false);
+    for (auto& w : woken) post_completion(ex_, std::move(w.wake), why);
 }
-
-template <class T>
-void inbox<T>::match_locked(std::vector<completion>& out)
-{
-    while (!receivers_.empty() && (!queue_.empty() || finished_)) {
-        completion c{std::move(receivers_.front()), {}, {}};
-        receivers_.pop_front();
-        const std::size_t n = std::min(queue_.size(), c.r.max == 0 ? std::size_t(1) : c.r.max);
-        c.values.reserve(n);
-        for (std::size_t i = 0; i < n; ++i) {
-            c.values.push_back(std::move(queue_.front()));
-            queue_.pop_front();
-        }
-        if (n == 0) c.error = final_;
-        out.push_back(std::move(c));
-    }
-}
-
-template <class T>
-void inbox<T>::complete(std::vector<completion>& done, bool from_initiation)
-{
-    for (auto& c : done) {
-        const error_code ec = c.error;
-        // Completing inside the receiver's own initiation must not be inline; from the reader it may.
-        if (c.r.max == 0) {
-            T v = c.values.empty() ? T() : std::move(c.values.front());
-            if (from_initiation)
-                post_completion(ex_, std::move(c.r.one), ec, std::move(v));
-            else
-                dispatch_completion(ex_, std::move(c.r.one), ec, std::move(v));
-        } else if (from_initiation) {
-            post_completion(ex_, std::move(c.r.some), ec, std::move(c.values));
-        } else {
-            dispatch_completion(ex_, std::move(c.r.some), ec, std::move(c.values));
-        }
-    }
-}
-
-template <class T>
-void inbox<T>::take_reader_if_room_locked(void_handler& into)
-{
-    if (low_locked()) reader_.swap(into);
-}
-
-template class inbox<boost::json::value>;
-template class inbox<message>;
 
 }  // namespace tether::detail

@@ -1,7 +1,7 @@
 // Internal: the mailbox, the hand-off between the application's threads and the link's strand.
 //   send_queue  messages on their way out, and the writer parked until there are some
-//   inbox<T>    messages on their way in (JSON values or raw messages), the application's
-//               receivers waiting for them, and the reader parked while the inbox is full
+//   inbox       messages on their way in, the application's receivers waiting for them, and
+//               the reader parked while the inbox is full
 // Both are thread safe: the application touches them from any thread, with one lock and no hop
 // onto the strand, and wakes the link with at most one post per batch.
 #ifndef TETHER_LIB_MAILBOX_HPP
@@ -11,18 +11,50 @@
 
 #include <tether/message.hpp>
 
+#include <boost/asio/cancellation_signal.hpp>
+
 #include <boost/asio/async_result.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 namespace tether::detail {
+
+/// A complete inbound message as the reader hands it over: a view into its read buffer, or into
+/// `storage` (a message assembled from fragments or inflated), which may be moved from.
+struct inbound_message {
+    message_kind kind = message_kind::text;
+    std::string_view payload;
+    std::string* storage = nullptr;
+};
+
+/// The lock of the mailbox's queues: a spin lock, because every critical section is a few
+/// pointer moves (payloads are copied outside it) and it is taken once per message; a waiter that
+/// spins too long yields its thread.
+class spin_lock {
+public:
+    void lock() noexcept
+    {
+        while (locked_.exchange(true, std::memory_order_acquire)) {
+            for (unsigned spins = 0; locked_.load(std::memory_order_relaxed); ++spins)
+                if (spins >= 64) std::this_thread::yield();
+        }
+    }
+    void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool> locked_{false};
+};
 
 /// One message the application sent, with what to complete when it has been written.
 struct outgoing {
@@ -58,6 +90,7 @@ public:
     /// payloads total at most `max_bytes`.
     void take(std::vector<outgoing>& batch, std::size_t max_bytes);
     bool empty() const;
+    std::size_t size() const;
 
     /// Completes when there is work for the writer: a queued message (when `want_messages`), or a
     /// `wake()` since the last wait. Cancellable (the link's tasks are cancelled when it ends).
@@ -76,7 +109,7 @@ private:
 
     asio::any_io_executor ex_;
     const std::size_t capacity_;
-    mutable std::mutex mutex_;
+    mutable spin_lock mutex_;
     std::deque<outgoing> queue_;
     error_code refused_;
     void_handler writer_;  // the writer, parked
@@ -84,36 +117,46 @@ private:
     bool woken_ = false;
 };
 
-/// Messages on their way to the application, in order. The reader pushes one read's messages at a
-/// time; receivers take them one at a time or in batches, waiting when there are none. Held by a
-/// shared_ptr: a receiver's cancellation may arrive after the client is gone.
-template <class T>
-class inbox : public std::enable_shared_from_this<inbox<T>> {
+/// Messages on their way to the application, in order, as they arrived. Each hand-off from the
+/// reader becomes one batch: its payloads copied into one buffer (assembled messages moved in),
+/// so a batch costs one buffer, reused, and taking a message is an index step under the lock. The
+/// application adapts each message as it takes it (JSON is parsed by the consumer, so a value
+/// lives only as long as the application keeps it). Receivers that find it empty park a wake-up;
+/// the reader wakes them after each hand-off. Held by a shared_ptr: a receiver's cancellation may
+/// arrive after the client is gone.
+class inbox : public std::enable_shared_from_this<inbox> {
 public:
-    using one_handler = asio::any_completion_handler<void(error_code, T)>;
-    using some_handler = asio::any_completion_handler<void(error_code, std::vector<T>)>;
+    struct batch;
+
+    /// One message, taken: its bytes stay valid until `release`.
+    struct entry {
+        message_kind kind = message_kind::text;
+        std::string_view payload;
+        std::string* owned = nullptr;  // a message with storage of its own, which may be moved from
+        batch* from = nullptr;
+    };
 
     inbox(asio::any_io_executor ex, std::size_t capacity) : ex_(std::move(ex)), capacity_(capacity) {}
+    ~inbox();
 
     // --- the application, any thread ---------------------------------------------------------------
 
-    /// The next message, if one is buffered.
-    std::optional<T> try_pop();
-    /// Up to `max` buffered messages, appended to `out`; how many.
-    std::size_t try_pop_some(std::vector<T>& out, std::size_t max);
-    /// Completes with the next message; once finished and empty, with the final error. Terminal
-    /// cancellation completes it with `operation_aborted`.
-    void receive(one_handler h);
-    /// The same for a batch of 1 to `max` messages.
-    void receive_some(std::size_t max, some_handler h);
+    /// Takes the next message, if any; the caller reads it and then calls `release`.
+    bool try_pop(entry& out);
+    /// Gives a taken message's bytes back.
+    void release(entry& e) noexcept;
+    /// Parks `wake`, called (through its associated executor) when a message may be there: after
+    /// the reader's next hand-off, or with the final error once the client has finished and the
+    /// buffer is empty, or with `operation_aborted` when `slot` is cancelled (terminal).
+    void wait(void_handler wake, asio::cancellation_slot slot);
 
     // --- the reader, on the strand ------------------------------------------------------------------
 
-    /// Hands over one read's messages (moved out of `batch`): waiting receivers first, in order,
-    /// the rest buffered.
-    void push(std::vector<T>& batch);
+    /// Hands over one read's messages as a batch, then wakes the waiting receivers.
+    void push(std::span<const inbound_message> messages);
     /// How many more messages the buffer takes before it is full (0: the reader pauses).
     std::size_t room() const;
+    std::size_t size() const;
     /// Completes when the buffer is down to half its capacity, so that the reader resumes with
     /// room for a batch, not for one message at a time. Cancellable.
     template <class CompletionToken>
@@ -122,46 +165,35 @@ public:
         return asio::async_initiate<CompletionToken, void(error_code)>(
             [this](auto h) { wait_for_room(void_handler(std::move(h))); }, token);
     }
-
     /// Ends a wait for room at once (a closing link must read on).
     void release_reader();
 
     // --- the client, on its strand --------------------------------------------------------------------
 
-    /// No message will come any more: receivers fail with `why` once the buffer is empty.
+    /// No message will come any more: waiting receivers get `why` once the buffer is empty.
     void finish(error_code why);
 
 private:
-    struct receiver {
+    struct waiter {
         std::uint64_t id;
-        std::size_t max;  // 0: `one`, else `some`
-        one_handler one;
-        some_handler some;
-    };
-    // A receiver and what it gets, completed after the lock is released.
-    struct completion {
-        receiver r;
-        std::vector<T> values;
-        error_code error;  // the final error, when there are no values
+        void_handler wake;
     };
 
     void wait_for_room(void_handler h);
-    void add(receiver r);
     void cancel(std::uint64_t id);
-    // Pairs waiting receivers with buffered messages (or the final error); under the lock.
-    void match_locked(std::vector<completion>& out);
-    void complete(std::vector<completion>& done, bool from_initiation);
-    // Moves the parked reader into `into` (empty) when the buffer is down to half; under the lock.
-    void take_reader_if_room_locked(void_handler& into);
-    bool low_locked() const noexcept { return queue_.size() <= capacity_ / 2; }
+    error_code final_if_empty();
+    batch* take_spare_locked();
+    void give_back(batch* b) noexcept;
 
     asio::any_io_executor ex_;
     const std::size_t capacity_;
-    mutable std::mutex mutex_;
-    std::deque<T> queue_;
-    std::list<receiver> receivers_;
+    mutable spin_lock mutex_;
+    std::deque<batch*> batches_;  // the front one may be partly taken
+    std::size_t size_ = 0;        // messages not yet taken
+    std::list<waiter> waiters_;
     std::uint64_t next_id_ = 0;
-    void_handler reader_;  // the reader, parked for room
+    void_handler reader_;        // the reader, parked for room
+    std::vector<batch*> spare_;  // consumed batches, kept for the next hand-offs
     bool finished_ = false;
     error_code final_;
 };

@@ -22,17 +22,26 @@ message_adapter& message_adapter::operator=(message_adapter&&) noexcept = defaul
 
 inbound message_adapter::adapt(std::string_view text)
 {
+    std::optional<boost::json::value> v;
+    inbound in;
+    in.status = adapt(text, v, in.error);
+    if (v) in.value = std::move(*v);
+    return in;
+}
+
+inbound_status message_adapter::adapt(std::string_view text, std::optional<boost::json::value>& out,
+                                      error_code& parse_error)
+{
     auto& p = state_->parser;
     p.reset();
-    boost::system::error_code ec;
-    p.write(text.data(), text.size(), ec);
-    if (ec) return {.status = inbound_status::malformed, .value = {}, .error = ec};
-
-    boost::json::value v = p.release();
-    const auto* obj = v.if_object();
+    p.write(text.data(), text.size(), parse_error);
+    if (parse_error) return inbound_status::malformed;
+    out.emplace(p.release());
+    const auto* obj = out->if_object();
     const auto* type = obj ? obj->if_contains("type") : nullptr;
-    if (!type || !type->is_string()) return {.status = inbound_status::ignored, .value = {}, .error = {}};
-    return {.status = inbound_status::delivered, .value = std::move(v), .error = {}};
+    if (type && type->is_string()) return inbound_status::delivered;
+    out.reset();
+    return inbound_status::ignored;
 }
 
 std::string make_request_id()

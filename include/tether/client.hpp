@@ -37,14 +37,17 @@ std::string_view to_string(client_state s) noexcept;
 
 /// Counters since construction. Read from any thread.
 struct client_stats {
-    std::uint64_t connections = 0;         ///< upgrades that succeeded
-    std::uint64_t attempts = 0;            ///< connection attempts started
-    std::uint64_t messages_received = 0;   ///< delivered: objects with a string "type" (JSON), or any message (raw)
-    std::uint64_t messages_ignored = 0;    ///< JSON: valid JSON of another shape, or a binary message; dropped
+    std::uint64_t connections = 0;  ///< upgrades that succeeded
+    std::uint64_t attempts = 0;     ///< connection attempts started
+    std::uint64_t messages_received =
+        0;  ///< handed to the application: JSON objects with a string "type", or raw messages
+    std::uint64_t messages_ignored = 0;    ///< skipped by the JSON adapter: valid JSON of another shape, or binary
     std::uint64_t messages_malformed = 0;  ///< text that was not JSON, dropped
     std::uint64_t messages_sent = 0;       ///< messages fully written
     std::uint64_t heartbeat_timeouts = 0;  ///< links declared dead by the heartbeat
     std::uint64_t messages_too_big = 0;    ///< inbound messages over max_message_size (link closed with 1009)
+    std::uint64_t inbox_depth = 0;         ///< now: messages waiting in the inbox for the application
+    std::uint64_t send_queue_depth = 0;    ///< now: sends waiting for the writer
 };
 
 /// A WebSocket client that stays connected. It connects, runs a reader, a writer and a heartbeat
@@ -122,16 +125,17 @@ public:
     /// Completes with the next delivered message (a JSON object with a string "type"), in order.
     /// When one is buffered it is handed over at once: a coroutine resumes without a trip through
     /// the event loop. Buffered messages are still delivered after the client finished; then
-    /// `error::client_closed`. Fails with `operation_not_supported` when an `on_message` callback
-    /// is set or the client delivers raw messages. Cancellable (terminal). Signature
-    /// `void(error_code, boost::json::value)`.
+    /// `error::client_closed`. Messages of other shapes, binary ones included, are counted
+    /// (`stats()`) and skipped as they are taken. Fails with `operation_not_supported` when a
+    /// message callback is set. Cancellable (terminal). Signature `void(error_code, boost::json::value)`.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_receive(CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code, boost::json::value)>(
             [this](auto handler) {
                 if (auto v = try_receive())
-                    return detail::complete_now(std::move(handler), get_executor(), error_code{}, std::move(*v));
+                    return detail::complete_now(
+                        std::move(handler), [this] { return get_executor(); }, error_code{}, std::move(*v));
                 start_receive(std::move(handler));
             },
             token);
@@ -146,7 +150,8 @@ public:
             [this, max](auto handler) {
                 std::vector<boost::json::value> batch;
                 if (try_receive_some(batch, max) > 0)
-                    return detail::complete_now(std::move(handler), get_executor(), error_code{}, std::move(batch));
+                    return detail::complete_now(
+                        std::move(handler), [this] { return get_executor(); }, error_code{}, std::move(batch));
                 start_receive_some(max, std::move(handler));
             },
             token);
@@ -157,16 +162,17 @@ public:
     /// Moves up to `max` buffered messages into `out`; how many. Any thread.
     std::size_t try_receive_some(std::vector<boost::json::value>& out, std::size_t max);
 
-    /// The raw forms of the three above, for `inbound_format::raw`: every text and binary message,
-    /// unchanged. Fail with `operation_not_supported` when an `on_raw_message` callback is set or
-    /// the client delivers JSON. Signature `void(error_code, tether::message)`.
+    /// The raw forms of the three above: every message, text or binary, unchanged. Fail with
+    /// `operation_not_supported` when a message callback is set. Signature
+    /// `void(error_code, tether::message)`.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_receive_raw(CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code, message)>(
             [this](auto handler) {
                 if (auto m = try_receive_raw())
-                    return detail::complete_now(std::move(handler), get_executor(), error_code{}, std::move(*m));
+                    return detail::complete_now(
+                        std::move(handler), [this] { return get_executor(); }, error_code{}, std::move(*m));
                 start_receive_raw(std::move(handler));
             },
             token);
@@ -180,7 +186,8 @@ public:
             [this, max](auto handler) {
                 std::vector<message> batch;
                 if (try_receive_raw_some(batch, max) > 0)
-                    return detail::complete_now(std::move(handler), get_executor(), error_code{}, std::move(batch));
+                    return detail::complete_now(
+                        std::move(handler), [this] { return get_executor(); }, error_code{}, std::move(batch));
                 start_receive_raw_some(max, std::move(handler));
             },
             token);

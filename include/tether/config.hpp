@@ -43,16 +43,6 @@ struct tls_config {
     std::string key_file;
 };
 
-/// How inbound messages reach the application.
-enum class inbound_format {
-    /// Text messages are parsed as JSON; objects with a string "type" are delivered as
-    /// `boost::json::value` (`on_message`, `async_receive`); anything else is counted and skipped.
-    json,
-    /// Every text and binary message is delivered unchanged as a `tether::message`
-    /// (`on_raw_message`, `async_receive_raw`).
-    raw,
-};
-
 /// Everything a client needs. Every member has a default except `url`; `validate()` (called by
 /// the client's constructor) throws `std::invalid_argument` naming the first invalid field.
 /// A duration of zero means "off" where the member says so.
@@ -89,12 +79,8 @@ struct client_config {
     /// CPU per message. Inflated sizes count against `max_message_size`, so a compression bomb
     /// stops at the limit.
     bool permessage_deflate = false;
-    /// JSON values (the default) or raw messages; see `inbound_format`. Sending takes both forms
-    /// either way.
-    inbound_format inbound = inbound_format::json;
-    /// Messages held for `async_receive` (or `async_receive_raw`) when no message callback is set.
-    /// When full, reading pauses (and with it the heartbeat) until the application consumes; the
-    /// messages of the read that filled it are still kept, so it may hold one read's worth more.
+    /// Messages held for `async_receive` and `async_receive_raw` when no message callback is set.
+    /// When full, reading pauses (and with it the heartbeat) until the application consumes.
     std::size_t receive_buffer_capacity = 1024;
     /// Sends waiting for the writer, connected or not. A send beyond this fails with
     /// `error::send_queue_full`.
@@ -135,11 +121,11 @@ struct reconnect_event {
 /// A callback must not block for long (it holds up the connection) and must not throw: an exception
 /// escapes from the `run()` of the client's execution context.
 struct client_callbacks {
-    /// A JSON object with a string "type" (`inbound_format::json`). When set, messages go here and
-    /// not to `async_receive`.
+    /// A JSON object with a string "type" (the JSON adapter: other messages, binary ones included,
+    /// are counted and skipped). When set, messages go here and not to the receive functions.
     std::function<void(const boost::json::value&)> on_message;
-    /// Every message, unchanged (`inbound_format::raw`); the view is valid during the call only.
-    /// When set, messages go here and not to `async_receive_raw`.
+    /// Every message, text or binary, unchanged; the view is valid during the call only. When set,
+    /// messages go here and not to the receive functions. Not together with `on_message`.
     std::function<void(const message_view&)> on_raw_message;
     /// The upgrade succeeded; `attempt` counts attempts since the last healthy link (1 = first try).
     std::function<void(unsigned attempt)> on_connected;

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -61,8 +62,12 @@ public:
     message_adapter(message_adapter&&) noexcept;
     message_adapter& operator=(message_adapter&&) noexcept;
 
-    /// Adapts one complete text frame.
+    /// Adapts one complete text message.
     inbound adapt(std::string_view text);
+
+    /// The same, for a hot path: a delivered value is constructed in `out` (left empty otherwise),
+    /// and a parse error goes to `parse_error`.
+    inbound_status adapt(std::string_view text, std::optional<boost::json::value>& out, error_code& parse_error);
 
 private:
     struct state;

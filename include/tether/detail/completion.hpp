@@ -41,9 +41,9 @@ inline constexpr unsigned max_inline_completions = 16;
 /// on its own executor, so this is invisible to it and saves a post per message. Up to 16 such
 /// resumptions nest on the stack, then one is posted and the stack unwinds. Every other handler
 /// (callbacks, futures, parallel groups) is posted, as Asio requires of an operation that completes
-/// at once.
-template <class Handler, class Executor, class... Args>
-void complete_now(Handler&& handler, const Executor& fallback, Args&&... args)
+/// at once. `fallback_executor()` gives the executor of a handler that has none; only a post asks.
+template <class Handler, class FallbackExecutor, class... Args>
+void complete_now(Handler&& handler, FallbackExecutor&& fallback_executor, Args&&... args)
 {
     using handler_type = std::decay_t<Handler>;
     if constexpr (resumes_coroutine<handler_type>::value) {
@@ -52,12 +52,12 @@ void complete_now(Handler&& handler, const Executor& fallback, Args&&... args)
                 nesting() noexcept { ++inline_completions; }
                 ~nesting() { --inline_completions; }
             } nested;
-            handler_type h(std::forward<Handler>(handler));
-            std::move(h)(std::forward<Args>(args)...);
+            // The handler is this initiation's own: it is invoked where it is, not moved first.
+            std::move(handler)(std::forward<Args>(args)...);
             return;
         }
     }
-    const auto ex = boost::asio::get_associated_executor(handler, fallback);
+    const auto ex = boost::asio::get_associated_executor(handler, fallback_executor());
     boost::asio::post(ex, boost::asio::append(std::forward<Handler>(handler), std::forward<Args>(args)...));
 }
 
