@@ -4,7 +4,9 @@
 //   /recv?size=N   writes pre-framed session messages in large writes (a block of whole frames,
 //                  at least 512 KiB, written again and again) until the client closes
 //   /sink          counts the client's frames without unmasking them; a frame shorter than 16 bytes
-//                  (bench::sink_marker) is answered with {"type":"result","subtype":"sink","count":N}
+//                  (bench::sink_marker) is answered with {"type":"result","subtype":"sink","count":N};
+//                  it reads once 256 KiB have come (SO_RCVLOWAT), and at least every 2 ms while
+//                  anything has, so that the client's writes seldom have to wake it
 //   /echo          unmasks each text frame and sends it back
 //   /idle          sends one init message, answers pings; a "blackhole" command makes it stop
 //                  answering (it reads and discards, and never closes)
@@ -24,6 +26,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/socket_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -132,6 +135,18 @@ struct input {
 
 enum class mode { recv, sink, echo, idle };
 
+// A sink's reads wait for this much (SO_RCVLOWAT). On loopback the client's send call runs the
+// receiving side's TCP input, wake-up included: with the sink on the other core that is an IPI,
+// paid inside the client's sendmsg; with the sink pulled onto the client's core (the other one
+// busy), a preemption of the client. A sink that reads as soon as anything has come is woken
+// every 6 to 12 messages of 256 B (measured), and those wake-ups, not the client's own work, set
+// the rate. 1 MiB measured no better, and was the first size at which the client waited on the
+// receive window.
+constexpr int sink_batch = 256 * 1024;
+// How often a sink looks for bytes that have waited a whole tick without reaching a batch (the
+// end marker, a close, a ping, a slow client): it lets them through by lowering the watermark.
+constexpr auto sink_tick = std::chrono::milliseconds(1);
+
 struct server;
 
 struct connection {
@@ -140,8 +155,10 @@ struct connection {
     server& srv;
     tcp::socket sock;
     mode kind = mode::idle;
-    bool stop = false;        // recv: the client closed; stop writing
+    bool stop = false;        // the reader is done (recv: stop writing; sink: stop ticking)
     bool blackholed = false;  // idle: stop answering
+    bool nudged = false;      // sink: the low watermark is down to 1 byte until the next read
+    std::uint64_t reads = 0;  // sink: reads completed, for the ticker
     input in;
 };
 
@@ -219,7 +236,10 @@ struct server {
                   : target.starts_with("/sink") ? mode::sink
                   : target.starts_with("/echo") ? mode::echo
                                                 : mode::idle;
-        c->in.buf.resize(c->kind == mode::idle || c->kind == mode::recv ? 4096 : 256 * 1024);
+        // A sink's read takes a whole batch and what came meanwhile, in one call.
+        c->in.buf.resize(c->kind == mode::idle || c->kind == mode::recv ? 4096
+                         : c->kind == mode::sink                        ? 4 * sink_batch
+                                                                        : 256 * 1024);
         const std::size_t extra = request.size() - n;  // bytes after the request, if any
         std::memcpy(c->in.space(extra).data(), request.data() + n, extra);
         c->in.end += extra;
@@ -227,6 +247,11 @@ struct server {
         if (c->kind == mode::recv) {
             asio::co_spawn(ioc, serve_frames(c), asio::detached);  // sees the client's close
             co_await stream(c, block_for(query_number(target, "size", 256)));
+        } else if (c->kind == mode::sink) {
+            error_code ignored;
+            c->sock.set_option(asio::socket_base::receive_low_watermark(sink_batch), ignored);
+            asio::co_spawn(ioc, sink_ticker(c), asio::detached);
+            co_await serve_frames(c);
         } else {
             if (c->kind == mode::idle) {
                 std::string init;
@@ -252,9 +277,34 @@ struct server {
         c->sock.shutdown(tcp::socket::shutdown_send, ignored);
     }
 
+    // sink: when no read has completed for a whole tick and bytes are queued, lowers the low
+    // watermark to 1 byte; the kernel then signals the socket readable at once, and serve_frames
+    // raises it again after its read. So no byte waits more than two ticks.
+    asio::awaitable<void> sink_ticker(std::shared_ptr<connection> c)
+    {
+        asio::steady_timer tick(ioc);
+        std::uint64_t reads = c->reads;
+        while (!c->stop) {
+            tick.expires_after(sink_tick);
+            co_await tick.async_wait(use_tuple);
+            if (c->stop) co_return;
+            error_code ec;
+            if (c->reads == reads && !c->nudged && c->sock.available(ec) != 0 && !ec) {
+                c->sock.set_option(asio::socket_base::receive_low_watermark(1), ec);
+                c->nudged = true;
+            }
+            if (ec) co_return;
+            reads = c->reads;
+        }
+    }
+
     // Reads the client's frames until the connection ends; answers per mode.
     asio::awaitable<void> serve_frames(std::shared_ptr<connection> c)
     {
+        struct done_on_exit {  // however the reading ends, a sink's ticker must stop with it
+            connection& c;
+            ~done_on_exit() { c.stop = true; }
+        } done{*c};
         std::string out;
         std::string payload;
         std::uint64_t count = 0;
@@ -268,6 +318,12 @@ struct server {
                 co_return;
             }
             c->in.end += rn;
+            ++c->reads;
+            if (c->nudged) {
+                error_code ignored;
+                c->sock.set_option(asio::socket_base::receive_low_watermark(sink_batch), ignored);
+                c->nudged = false;
+            }
             for (;;) {
                 const std::size_t used = parse_frame(c->in.data(), c->in.size(), f);
                 if (used == 0) break;
