@@ -31,17 +31,25 @@ void send_queue::refuse(error_code why)
 void send_queue::erase_request(std::uint64_t id)
 {
     std::lock_guard lock(mutex_);
-    // Rebuilt rather than erased in place, which would move-assign handlers (see `take`).
-    std::deque<outgoing> kept;
-    for (auto& o : queue_)
-        if (o.request_id != id) kept.push_back(std::move(o));
-    queue_.swap(kept);
+    // Rebuilt rather than erased in place, which would move-assign handlers (see internal.hpp).
+    const std::size_t n = queue_.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        if (queue_.front().request_id != id) queue_.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+    }
 }
 
-std::deque<outgoing> send_queue::take_all()
+std::vector<outgoing> send_queue::take_all()
 {
+    std::vector<outgoing> all;
     std::lock_guard lock(mutex_);
-    return std::exchange(queue_, {});
+    all.reserve(queue_.size());
+    while (!queue_.empty()) {
+        all.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+    }
+    queue_.shrink_when_empty();
+    return all;
 }
 
 void send_queue::take(std::vector<outgoing>& batch, std::size_t max_bytes)
@@ -55,6 +63,7 @@ void send_queue::take(std::vector<outgoing>& batch, std::size_t max_bytes)
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
     }
+    queue_.shrink_when_empty();
 }
 
 bool send_queue::empty() const
@@ -117,9 +126,9 @@ struct inbox::batch {
     std::unique_ptr<unsigned char[]> bytes;  // grown, never zero-filled
     std::size_t capacity = 0;
     std::vector<item> items;
-    std::deque<std::string> storage;   // messages that came with storage of their own
-    std::size_t next = 0;              // the first item not yet taken
-    std::atomic<std::size_t> refs{0};  // items taken and not yet released, plus those not taken
+    std::vector<std::unique_ptr<std::string>> storage;  // messages that came with storage of their own
+    std::size_t next = 0;                               // the first item not yet taken
+    std::atomic<std::size_t> refs{0};                   // items taken and not yet released, plus those not taken
 };
 
 namespace {
@@ -131,7 +140,7 @@ constexpr std::size_t max_spare_bytes = 1024 * 1024;
 
 inbox::~inbox()
 {
-    for (batch* b : batches_) delete b;
+    for (; !batches_.empty(); batches_.pop_front()) delete batches_.front();
     for (batch* b : spare_) delete b;
 }
 
@@ -148,7 +157,10 @@ bool inbox::try_pop(entry& out)
         out.payload = it.owned ? std::string_view(*it.owned)
                                : std::string_view(reinterpret_cast<const char*>(b->bytes.get()) + it.offset, it.size);
         out.from = b;
-        if (b->next == b->items.size()) batches_.pop_front();
+        if (b->next == b->items.size()) {
+            batches_.pop_front();
+            batches_.shrink_when_empty();
+        }
         // The reader resumes once half the capacity is free: with room for a batch.
         if (--size_ == capacity_ / 2 && reader_) reader_.swap(reader);
     }
@@ -245,7 +257,8 @@ void inbox::push(std::span<const inbound_message> messages)
     std::size_t at = 0;
     for (const auto& m : messages) {
         if (m.storage) {
-            b->items.push_back({m.kind, 0, 0, &b->storage.emplace_back(std::move(*m.storage))});
+            b->items.push_back(
+                {m.kind, 0, 0, b->storage.emplace_back(std::make_unique<std::string>(std::move(*m.storage))).get()});
             continue;
         }
         std::memcpy(b->bytes.get() + at, m.payload.data(), m.payload.size());
@@ -258,7 +271,7 @@ void inbox::push(std::span<const inbound_message> messages)
     std::list<waiter> woken;
     {
         std::lock_guard lock(mutex_);
-        batches_.push_back(b);
+        batches_.emplace_back(b);
         size_ += b->items.size();
         woken.swap(waiters_);
     }

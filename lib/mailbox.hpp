@@ -7,6 +7,7 @@
 #ifndef TETHER_LIB_MAILBOX_HPP
 #define TETHER_LIB_MAILBOX_HPP
 
+#include "fifo.hpp"
 #include "internal.hpp"
 
 #include <tether/message.hpp>
@@ -17,7 +18,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -82,7 +82,7 @@ public:
     /// Removes the unsent message of request `id`, if it is still queued.
     void erase_request(std::uint64_t id);
     /// Every queued message, to be failed.
-    std::deque<outgoing> take_all();
+    std::vector<outgoing> take_all();
 
     // --- the writer, on the strand ----------------------------------------------------------------
 
@@ -110,7 +110,7 @@ private:
     asio::any_io_executor ex_;
     const std::size_t capacity_;
     mutable spin_lock mutex_;
-    std::deque<outgoing> queue_;
+    fifo<outgoing> queue_;
     error_code refused_;
     void_handler writer_;  // the writer, parked
     bool writer_wants_messages_ = true;
@@ -188,8 +188,8 @@ private:
     asio::any_io_executor ex_;
     const std::size_t capacity_;
     mutable spin_lock mutex_;
-    std::deque<batch*> batches_;  // the front one may be partly taken
-    std::size_t size_ = 0;        // messages not yet taken
+    fifo<batch*> batches_;  // the front one may be partly taken
+    std::size_t size_ = 0;  // messages not yet taken
     std::list<waiter> waiters_;
     std::uint64_t next_id_ = 0;
     void_handler reader_;        // the reader, parked for room

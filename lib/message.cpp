@@ -15,7 +15,7 @@ struct message_adapter::state {
     boost::json::parser parser;
 };
 
-message_adapter::message_adapter() : state_(std::make_unique<state>()) {}
+message_adapter::message_adapter() = default;  // the parser comes with the first message
 message_adapter::~message_adapter() = default;
 message_adapter::message_adapter(message_adapter&&) noexcept = default;
 message_adapter& message_adapter::operator=(message_adapter&&) noexcept = default;
@@ -32,6 +32,7 @@ inbound message_adapter::adapt(std::string_view text)
 inbound_status message_adapter::adapt(std::string_view text, std::optional<boost::json::value>& out,
                                       error_code& parse_error)
 {
+    if (!state_) state_ = std::make_unique<state>();
     auto& p = state_->parser;
     p.reset();
     p.write(text.data(), text.size(), parse_error);

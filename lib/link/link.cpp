@@ -44,9 +44,9 @@ link::link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::str
            std::optional<wire::deflate_params> deflate, link_settings settings, send_queue& sends, delivery& inbound,
            counters& stats)
     : strand_(std::move(strand)), io_(std::move(io)), settings_(settings),
-      codec_(deflate ? std::optional<wire::deflate_codec>(std::in_place, *deflate) : std::nullopt),
-      state_(strand_, *io_, settings_, sends, inbound, stats), reader_(state_, codec_, std::move(leftover)),
-      writer_(state_, codec_), heartbeat_(state_)
+      codec_(deflate ? std::make_unique<wire::deflate_codec>(*deflate) : nullptr),
+      state_(strand_, *io_, settings_, sends, inbound, stats), reader_(state_, codec_.get(), std::move(leftover)),
+      writer_(state_, codec_.get()), heartbeat_(state_)
 {
 }
 

@@ -21,7 +21,6 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,7 +85,7 @@ struct link_state {
 
     // Control frames for the writer, in order; their payload bytes are bounded, past that the
     // reader stops reading until the writer has sent them (a ping flood meets TCP backpressure).
-    std::deque<control_frame> controls;
+    std::vector<control_frame> controls;
     std::size_t control_bytes = 0;
     static constexpr std::size_t max_control_bytes = 64 * 1024;
     strand_event controls_drained;
@@ -119,7 +118,7 @@ struct link_result {
 
 class reader {
 public:
-    reader(link_state& st, std::optional<wire::deflate_codec>& codec, std::string leftover);
+    reader(link_state& st, wire::deflate_codec* codec, std::string leftover);
     asio::awaitable<disconnect> run();
 
 private:
@@ -138,14 +137,18 @@ private:
     std::string& next_assembled();
 
     link_state& st_;
-    std::optional<wire::deflate_codec>& codec_;
+    wire::deflate_codec* codec_;  // when permessage-deflate was negotiated
     wire::decoder decoder_;
-    // Bytes read and not yet decoded: data_[begin_, end_).
-    std::unique_ptr<unsigned char[]> data_;
-    std::size_t capacity_ = 0, begin_ = 0, end_ = 0;
+    // Bytes read and not yet decoded: data_[begin_, end_), in small_ or in heap_.
+    std::array<unsigned char, 1024> small_{};
+    std::unique_ptr<unsigned char[]> heap_;
+    unsigned char* data_ = small_.data();
+    std::size_t capacity_ = small_.size(), begin_ = 0, end_ = 0;
     // Messages of this read: views into data_ or into `assembled_`.
     std::vector<inbound_message> batch_;
-    std::deque<std::string> assembled_;  // messages built from fragments, inflated, or read in place
+    // Messages built from fragments, inflated, or read in place (each in a string of its own, so
+    // that views stay valid as more are added).
+    std::vector<std::unique_ptr<std::string>> assembled_;
     std::size_t assembled_used_ = 0;
     std::string* current_ = nullptr;  // the message being assembled, if any
     message_kind current_kind_ = message_kind::text;
@@ -156,12 +159,13 @@ private:
     std::size_t direct_at_ = 0, direct_end_ = 0;
     std::size_t direct_read_ = 0;    // bytes just read in place, not yet decoded
     bool last_read_filled_ = false;  // the last read filled the buffer: more is probably waiting
+    bool quiet_ = true;              // the last read was small: the link is not streaming
     bool stalled_ = false;           // decoding stopped for want of room in the application's inbox
 };
 
 class writer {
 public:
-    writer(link_state& st, std::optional<wire::deflate_codec>& codec) : st_(st), codec_(codec) {}
+    writer(link_state& st, wire::deflate_codec* codec) : st_(st), codec_(codec) {}
     asio::awaitable<disconnect> run();
 
 private:
@@ -173,7 +177,7 @@ private:
     unsigned char* grow(std::size_t n);
 
     link_state& st_;
-    std::optional<wire::deflate_codec>& codec_;
+    wire::deflate_codec* codec_;  // when permessage-deflate was negotiated
     wire::mask_source masks_;
     std::vector<outgoing> batch_;  // the messages of the batch being written, completed after it
     // Headers and small payloads, masked, back to back.
@@ -217,7 +221,8 @@ private:
     asio::any_io_executor strand_;
     std::unique_ptr<transport> io_;
     link_settings settings_;
-    std::optional<wire::deflate_codec> codec_;
+    // permessage-deflate's state (13 KiB), allocated only when the server accepted it.
+    std::unique_ptr<wire::deflate_codec> codec_;
     link_state state_;
     reader reader_;
     writer writer_;

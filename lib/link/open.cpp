@@ -210,7 +210,7 @@ private:
         http::response_parser<http::empty_body> parser;
         parser.skip(true);  // only the header matters: a 101 has no body, a refusal ends the attempt
         while (!parser.is_header_done()) {
-            auto [rec, n] = co_await io.read_some(buffer.prepare(4096));
+            auto [rec, n] = co_await io.read_some(buffer.prepare(4096), false);
             if (rec == asio::error::eof) {
                 // The server hung up: before a byte of its answer, or in the middle of it.
                 const bool some = parser.got_some() || buffer.size() != 0;

@@ -29,15 +29,16 @@ std::string_view view(const std::string& s)
 
 }  // namespace
 
-reader::reader(link_state& st, std::optional<wire::deflate_codec>& codec, std::string leftover)
+reader::reader(link_state& st, wire::deflate_codec* codec, std::string leftover)
     : st_(st), codec_(codec),
-      decoder_({.max_message_size = st.settings.max_message_size, .compression = codec.has_value()})
+      decoder_({.max_message_size = st.settings.max_message_size, .compression = codec != nullptr})
 {
     // Frames the server sent in the same segment as its 101.
     if (!leftover.empty()) {
         capacity_ = std::max(read_size, leftover.size());
-        data_.reset(new unsigned char[capacity_]);
-        std::memcpy(data_.get(), leftover.data(), leftover.size());
+        heap_.reset(new unsigned char[capacity_]);
+        data_ = heap_.get();
+        std::memcpy(data_, leftover.data(), leftover.size());
         end_ = leftover.size();
     }
 }
@@ -86,47 +87,61 @@ asio::awaitable<error_code> reader::read()
 {
     // The rest of a large frame goes straight into its message: no copy, and one read for as much
     // of it as the kernel has. `decode` passes the bytes through the decoder in place.
-    if (current_ && !current_compressed_ && begin_ == end_ && decoder_.payload_remaining() >= direct_threshold) {
+    // Once sized to the frame's end, the message takes the rest of the frame in place, however
+    // little of it remains.
+    if (current_ && !current_compressed_ && begin_ == end_ &&
+        (direct_end_ != 0 || decoder_.payload_remaining() >= direct_threshold)) {
         if (direct_end_ == 0) {
             direct_at_ = current_->size();
             direct_end_ = direct_at_ + static_cast<std::size_t>(decoder_.payload_remaining());
             current_->resize(direct_end_);
         }
         auto* at = reinterpret_cast<unsigned char*>(current_->data()) + direct_at_;
-        auto [ec, n] = co_await st_.io.read_some(asio::buffer(at, direct_end_ - direct_at_));
+        auto [ec, n] = co_await st_.io.read_some(asio::buffer(at, direct_end_ - direct_at_), true);
         if (ec) co_return ec;
         st_.last_inbound = clock_type::now();
         direct_read_ = n;
         co_return error_code{};
     }
 
-    // A drained socket: wait for the next bytes holding no buffer, so that an idle link owns none.
-    if (begin_ == end_ && !last_read_filled_ && !st_.io.buffers_input()) {
-        data_.reset();
-        capacity_ = begin_ = end_ = 0;
-        const error_code ec = co_await st_.io.wait_readable();
+    // Nothing left to decode on a quiet link: the next read goes into the small buffer inside the
+    // reader, and the large one is given back, so that an idle link owns none. A link whose reads
+    // are large keeps it.
+    if (begin_ == end_ && quiet_ && !last_read_filled_) {
+        heap_.reset();
+        data_ = small_.data();
+        capacity_ = small_.size();
+        begin_ = end_ = 0;
+        auto [ec, n] = co_await st_.io.read_some(asio::buffer(data_, capacity_), false);
         if (ec) co_return ec;
+        end_ = n;
+        last_read_filled_ = n == capacity_;
+        quiet_ = !last_read_filled_;
+        st_.last_inbound = clock_type::now();
+        co_return error_code{};
     }
     if (begin_ == end_) begin_ = end_ = 0;
-    if (capacity_ - end_ < read_size) {
+    if (!heap_ || capacity_ - end_ < read_size) {
         // Keep what is left of a partial frame, at the front of a buffer with room for a full read.
         const std::size_t kept = end_ - begin_;
-        if (capacity_ < kept + read_size) {
+        if (!heap_ || capacity_ < kept + read_size) {
             std::unique_ptr<unsigned char[]> bigger(new unsigned char[kept + read_size]);
-            if (kept) std::memcpy(bigger.get(), data_.get() + begin_, kept);
-            data_ = std::move(bigger);
+            if (kept) std::memcpy(bigger.get(), data_ + begin_, kept);
+            heap_ = std::move(bigger);
+            data_ = heap_.get();
             capacity_ = kept + read_size;
         } else if (kept) {
-            std::memmove(data_.get(), data_.get() + begin_, kept);
+            std::memmove(data_, data_ + begin_, kept);
         }
         begin_ = 0;
         end_ = kept;
     }
     const std::size_t room = capacity_ - end_;
-    auto [ec, n] = co_await st_.io.read_some(asio::buffer(data_.get() + end_, room));
+    auto [ec, n] = co_await st_.io.read_some(asio::buffer(data_ + end_, room), true);
     if (ec) co_return ec;
     end_ += n;
     last_read_filled_ = n == room;
+    quiet_ = n < small_.size();
     st_.last_inbound = clock_type::now();
     co_return error_code{};
 }
@@ -150,7 +165,7 @@ std::optional<disconnect> reader::decode(std::size_t max_messages)
             stalled_ = true;
             return std::nullopt;
         }
-        const wire::decoded d = decoder_.next({data_.get() + begin_, end_ - begin_});
+        const wire::decoded d = decoder_.next({data_ + begin_, end_ - begin_});
         begin_ += d.consumed;
         switch (d.event) {
         case wire::frame_event::need_more: return std::nullopt;
@@ -237,21 +252,21 @@ void reader::deliver()
     batch_.clear();
     // The storage of delivered messages is free again; a message still being assembled keeps its own.
     for (std::size_t i = 0; i < assembled_used_; ++i) {
-        std::string& s = assembled_[i];
+        std::string& s = *assembled_[i];
         if (&s == current_) continue;
         if (s.capacity() > keep_assembled) std::string().swap(s);
     }
-    if (current_ && current_ != &assembled_[0]) {
-        std::swap(assembled_[0], *current_);
-        current_ = &assembled_[0];
+    if (current_ && current_ != assembled_[0].get()) {
+        std::swap(*assembled_[0], *current_);
+        current_ = assembled_[0].get();
     }
     assembled_used_ = current_ ? 1 : 0;
 }
 
 std::string& reader::next_assembled()
 {
-    if (assembled_used_ == assembled_.size()) assembled_.emplace_back();
-    std::string& s = assembled_[assembled_used_++];
+    if (assembled_used_ == assembled_.size()) assembled_.push_back(std::make_unique<std::string>());
+    std::string& s = *assembled_[assembled_used_++];
     s.clear();
     return s;
 }

@@ -19,19 +19,13 @@ public:
         stream_.socket().non_blocking(true, ignored);
     }
 
-    bool buffers_input() const noexcept override { return false; }
-
-    asio::awaitable<error_code> wait_readable() override
+    asio::awaitable<io_result> read_some(asio::mutable_buffer into, bool likely_ready) override
     {
-        auto [ec] = co_await stream_.socket().async_wait(tcp::socket::wait_read, use_tuple);
-        co_return ec;
-    }
-
-    asio::awaitable<io_result> read_some(asio::mutable_buffer into) override
-    {
-        error_code ec;
-        const std::size_t n = stream_.socket().read_some(into, ec);
-        if (ec != asio::error::would_block) co_return io_result{ec, n};
+        if (likely_ready) {
+            error_code ec;
+            const std::size_t n = stream_.socket().read_some(into, ec);
+            if (ec != asio::error::would_block) co_return io_result{ec, n};
+        }
         auto [aec, an] = co_await stream_.async_read_some(into, use_tuple);
         co_return io_result{aec, an};
     }
@@ -76,11 +70,7 @@ class tls_transport final : public transport {
 public:
     explicit tls_transport(std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream) : stream_(std::move(stream)) {}
 
-    bool buffers_input() const noexcept override { return true; }
-
-    asio::awaitable<error_code> wait_readable() override { co_return error_code{}; }
-
-    asio::awaitable<io_result> read_some(asio::mutable_buffer into) override
+    asio::awaitable<io_result> read_some(asio::mutable_buffer into, bool) override
     {
         auto [ec, n] = co_await stream_->async_read_some(into, use_tuple);
         co_return io_result{ec, n};

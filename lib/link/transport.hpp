@@ -29,15 +29,10 @@ class transport {
 public:
     virtual ~transport() = default;
 
-    /// True when bytes can wait below this stream where the kernel cannot see them (TLS records
-    /// already read and not yet decrypted): `wait_readable` must then not be used.
-    virtual bool buffers_input() const noexcept = 0;
-
-    /// Waits until the kernel has bytes to read, holding no buffer meanwhile. TCP only.
-    virtual asio::awaitable<error_code> wait_readable() = 0;
-
     /// Reads some bytes: at once when there are some (no wait, no post), else when they come.
-    virtual asio::awaitable<io_result> read_some(asio::mutable_buffer into) = 0;
+    /// `likely_ready` says whether to try a plain non-blocking read first (more bytes probably
+    /// wait) or go straight to the event loop (the socket was just drained).
+    virtual asio::awaitable<io_result> read_some(asio::mutable_buffer into, bool likely_ready) = 0;
 
     /// Writes every byte of `buffers`: at once when the kernel takes them all, else waiting for it.
     virtual asio::awaitable<error_code> write(std::span<const asio::const_buffer> buffers) = 0;

@@ -19,8 +19,6 @@ namespace {
 constexpr std::size_t batch_bytes = 256 * 1024;
 // Larger payloads are masked in place rather than copied.
 constexpr std::size_t copy_limit = 16 * 1024;
-// The frame buffer kept while the writer sleeps; a larger one is given back.
-constexpr std::size_t keep_out = 16 * 1024;
 // Writes in a row that never waited before the writer lets other work run.
 constexpr unsigned max_writes_in_a_row = 16;
 
@@ -34,12 +32,11 @@ asio::awaitable<disconnect> writer::run()
     for (;;) {
         if (stopped(cs)) co_return user_disconnect();
         if (!encode_batch()) {
-            // Nothing to write: sleep, holding no large buffer, until a send, a control frame or a
-            // close. Once the close went out nothing more is written.
-            if (out_capacity_ > keep_out) {
-                out_.reset();
-                out_capacity_ = 0;
-            }
+            // Nothing to write: sleep, holding no buffer, until a send, a control frame or a close.
+            // Once the close went out nothing more is written.
+            out_.reset();
+            out_capacity_ = 0;
+            std::vector<control_frame>().swap(st_.controls);
             writes_in_a_row = 0;
             const bool want_messages = !st_.close_sent && !(st_.close_to_send && !st_.close_to_send->after_queue);
             co_await st_.sends.async_wait(want_messages, use_tuple);

@@ -23,7 +23,7 @@ inline void mask_in_place(unsigned char* data, std::size_t n, mask_key key, std:
     mask_copy(data, data, n, key, phase);
 }
 
-/// Masking keys from the system's CSPRNG (OpenSSL's RAND_bytes), bought in blocks of 256 keys so
+/// Masking keys from the system's CSPRNG (OpenSSL's RAND_bytes), bought in blocks of 64 keys so
 /// that a frame costs a copy of four bytes, not a call into the generator. RFC 6455 5.3 asks for
 /// keys a peer cannot predict: a proxy that caches by content must not see chosen bytes.
 /// Not thread safe: one per writer.
@@ -41,7 +41,7 @@ public:
 private:
     void refill() noexcept;
 
-    std::array<unsigned char, 1024> pool_{};
+    std::array<unsigned char, 256> pool_{};
     std::size_t used_ = pool_.size();
 };
 
