@@ -17,6 +17,12 @@ bool is_known(std::uint8_t op) noexcept
     return op <= 0x2 || (op >= 0x8 && op <= 0xA);
 }
 
+// zlib's deflateBound for n bytes: the largest deflate stream of an n-byte input.
+std::uint64_t deflate_bound(std::uint64_t n) noexcept
+{
+    return n + (n >> 12) + (n >> 14) + (n >> 25) + 13;
+}
+
 }  // namespace
 
 decoded decoder::fail(std::size_t consumed, std::uint16_t code, error_code ec) noexcept
@@ -79,9 +85,13 @@ decoded decoder::next(std::span<const unsigned char> in) noexcept
                              header_size + static_cast<std::size_t>(length));
     }
 
-    // A data frame: refuse it now if the message would outgrow the limit.
+    // A data frame: refuse it now if the message would outgrow the limit. A compressed message is
+    // held to the most that deflate can expand a message of max_message_size to (zlib's bound:
+    // stored blocks add a little); its inflated size is checked as it inflates.
+    const bool compressed = code == opcode::continuation ? compressed_ : rsv1;
+    const std::uint64_t limit = compressed ? deflate_bound(options_.max_message_size) : options_.max_message_size;
     const std::uint64_t so_far = code == opcode::continuation ? message_size_ : 0;
-    if (length > options_.max_message_size - std::min<std::uint64_t>(so_far, options_.max_message_size))
+    if (length > limit - std::min<std::uint64_t>(so_far, limit))
         return fail(0, close_code::too_big, error::message_too_big);
     if (code != opcode::continuation) {
         in_message_ = true;

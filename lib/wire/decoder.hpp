@@ -18,7 +18,9 @@ namespace tether::wire {
 
 struct decoder_options {
     /// The largest message, counted in wire bytes as its frame headers announce them; a header
-    /// that would take the message past it fails with 1009 before any payload is read.
+    /// that would take the message past it fails with 1009 before any payload is read. For a
+    /// compressed message the bound is what deflate can expand this to; the inflater checks the
+    /// inflated size.
     std::size_t max_message_size = 16 * 1024 * 1024;
     /// permessage-deflate was negotiated: RSV1 on a message's first frame marks it compressed.
     bool compression = false;

@@ -420,6 +420,23 @@ BOOST_AUTO_TEST_CASE(message_size_limit_from_the_header)
          R"([binary+z"0123456789"])",
          0,
          {.max_message_size = 10, .compression = true}},
+        // Held to deflate's bound for the limit (10 + 0 + 0 + 0 + 13 = 23): deflate may expand
+        // incompressible data, and the inflater checks the inflated size.
+        {"compressed: the deflate bound of the limit passes",
+         fr(0xC2, pattern(23)),
+         "[binary+z\"" + pattern(23) + "\"]",
+         0,
+         {.max_message_size = 10, .compression = true}},
+        {"compressed: one over the bound does not",
+         fr(0xC2, pattern(24)),
+         "failed 1009 message_too_big",
+         2,
+         {.max_message_size = 10, .compression = true}},
+        {"uncompressed with compression on: the limit itself",
+         fr(0x82, pattern(11)),
+         "failed 1009 message_too_big",
+         2,
+         {.max_message_size = 10, .compression = true}},
     };
     for (const auto& r : rows) check(r);
 }
