@@ -45,7 +45,8 @@ inline std::string encode(const frame_spec& f)
     const std::uint64_t len = f.declared_length.value_or(f.payload.size());
     const std::uint8_t mask_bit = f.mask ? 0x80 : 0;
     length_form form = f.form;
-    if (form == length_form::minimal) form = len < 126 ? length_form::minimal : len <= 0xFFFF ? length_form::u16 : length_form::u64;
+    if (form == length_form::minimal)
+        form = len < 126 ? length_form::minimal : len <= 0xFFFF ? length_form::u16 : length_form::u64;
     switch (form) {
     case length_form::minimal: out += static_cast<char>(mask_bit | len); break;
     case length_form::u16:
@@ -106,6 +107,9 @@ struct client_frame {
     std::uint8_t rsv = 0;
     std::uint8_t op = 0;
     bool masked = false;
+    /// The masking key as it was on the wire (its 4 bytes, big-endian), when `masked`: each frame
+    /// must have its own, unpredictable one (RFC 6455 5.3).
+    std::uint32_t key = 0;
     std::string payload;
 
     /// The status code of a close frame, 0 when its payload is empty (or shorter than 2 bytes).
@@ -143,11 +147,16 @@ inline std::optional<client_frame> take_frame(std::string& buf, bool& too_big, s
         return std::nullopt;
     }
     const std::size_t key_at = pos;
-    if (f.masked) pos += 4;
+    if (f.masked) {
+        if (buf.size() < pos + 4) return std::nullopt;
+        for (std::size_t i = 0; i < 4; ++i) f.key = (f.key << 8) | byte(pos + i);
+        pos += 4;
+    }
     if (buf.size() < pos + len) return std::nullopt;
     f.payload = buf.substr(pos, static_cast<std::size_t>(len));
     if (f.masked)
-        for (std::size_t i = 0; i < f.payload.size(); ++i) f.payload[i] = static_cast<char>(f.payload[i] ^ buf[key_at + i % 4]);
+        for (std::size_t i = 0; i < f.payload.size(); ++i)
+            f.payload[i] = static_cast<char>(f.payload[i] ^ buf[key_at + i % 4]);
     buf.erase(0, pos + static_cast<std::size_t>(len));
     return f;
 }

@@ -53,17 +53,23 @@ asio::awaitable<bool> raw_connection::async_read_request(clock_type::time_point 
     const auto& req = parser.get();
     target_ = std::string(req.target());
     key_ = std::string(req[http::field::sec_websocket_key]);
+    for (auto [it, end] = req.equal_range(http::field::sec_websocket_extensions); it != end; ++it) {
+        if (!extensions_.empty()) extensions_ += ", ";
+        extensions_.append(it->value().data(), it->value().size());
+    }
     const auto rest = http_buffer_.cdata();
     buffer_.assign(static_cast<const char*>(rest.data()), rest.size());
     http_buffer_.consume(http_buffer_.size());
     co_return true;
 }
 
-std::string raw_connection::accept_response() const
+std::string raw_connection::accept_response(std::string_view extensions) const
 {
-    return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Accept: " +
-           sec_websocket_accept(key_) + "\r\n\r\n";
+    std::string res = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Accept: " +
+                      sec_websocket_accept(key_) + "\r\n";
+    if (!extensions.empty()) res.append("Sec-WebSocket-Extensions: ").append(extensions).append("\r\n");
+    return res + "\r\n";
 }
 
 asio::awaitable<error_code> raw_connection::async_write(std::string_view bytes, std::size_t chop)
@@ -78,8 +84,7 @@ asio::awaitable<error_code> raw_connection::async_write(std::string_view bytes, 
             gap.expires_after(std::chrono::milliseconds(1));
             co_await gap.async_wait(use_tuple);
         }
-        auto [ec, n] =
-            co_await asio::async_write(stream_.socket(), asio::buffer(bytes.substr(at, chop)), use_tuple);
+        auto [ec, n] = co_await asio::async_write(stream_.socket(), asio::buffer(bytes.substr(at, chop)), use_tuple);
         if (ec) co_return ec;
     }
     co_return error_code{};

@@ -34,6 +34,9 @@ public:
 
     const std::string& target() const noexcept { return target_; }
     const std::string& key() const noexcept { return key_; }
+    /// The request's Sec-WebSocket-Extensions (every such field, joined by ", "); empty when the
+    /// client offered none.
+    const std::string& extensions() const noexcept { return extensions_; }
     /// True once the client closed its side of the TCP connection (EOF or reset was read).
     bool peer_closed() const noexcept { return peer_closed_; }
 
@@ -42,8 +45,9 @@ public:
     /// Writes `bytes`; with `chop` > 0, in pieces of `chop` bytes with a millisecond between
     /// them, so that the client sees them in separate TCP segments.
     boost::asio::awaitable<error_code> async_write(std::string_view bytes, std::size_t chop = 0);
-    /// The 101 response, with the right Sec-WebSocket-Accept.
-    std::string accept_response() const;
+    /// The 101 response, with the right Sec-WebSocket-Accept, and `extensions` (an extension
+    /// negotiation answer, e.g. "permessage-deflate; server_no_context_takeover") when not empty.
+    std::string accept_response(std::string_view extensions = {}) const;
     /// Reads the client's next frame; nothing at EOF, on an error, or when `deadline` passes.
     boost::asio::awaitable<std::optional<client_frame>> async_read_frame(clock_type::time_point deadline);
     /// Ends the server's side: FIN, then reads (keeping frames in `late`) until the client closes
@@ -58,6 +62,7 @@ private:
     std::string buffer_;  // bytes read after the upgrade request, not yet taken as frames
     std::string target_;
     std::string key_;
+    std::string extensions_;
     bool peer_closed_ = false;
 };
 
