@@ -115,7 +115,39 @@ result beast_receive(const case_params& p, bool on_strand)
         on_strand);
 }
 
-result beast_send(const case_params& p, bool on_strand)
+result beast_receive_binary(const case_params& p)
+{
+    return run_case(limit_for(p), [&](result& r) -> asio::awaitable<void> {
+        ws_stream ws(co_await asio::this_coro::executor);
+        const std::string failed = co_await open(ws, p, "/recv?kind=binary&size=" + std::to_string(p.size));
+        if (!failed.empty()) {
+            r.error = failed;
+            co_return;
+        }
+        beast::flat_buffer buffer;
+        window w{.seconds = p.seconds};
+        binary_check check{.size = p.size};
+        for (;;) {
+            auto [ec, n] = co_await ws.async_read(buffer, use_tuple);
+            if (ec) {
+                r.error = "read: " + ec.message();
+                co_return;
+            }
+            check.touch(ws.got_binary(), buffer.cdata().data(), n);
+            buffer.consume(n);
+            if (w.count()) break;
+        }
+        r.messages = w.messages;
+        r.seconds = w.elapsed;
+        r.cpu_seconds = w.cpu_seconds;
+        r.error = check.error();
+        co_await ws.async_close(websocket::close_code::normal, use_tuple);
+    });
+}
+
+namespace {
+
+result send_case(const case_params& p, bool on_strand, bool binary)
 {
     return run_case(
         limit_for(p),
@@ -126,8 +158,8 @@ result beast_send(const case_params& p, bool on_strand)
                 r.error = failed;
                 co_return;
             }
-            const auto messages = session_messages(p.size);
-            ws.text(true);
+            const auto messages = binary ? binary_messages(p.size) : session_messages(p.size);
+            ws.binary(binary);
             const auto t0 = clock_type::now();
             const double cpu0 = thread_cpu_seconds();
             std::uint64_t sent = 0;
@@ -141,6 +173,7 @@ result beast_send(const case_params& p, bool on_strand)
                 ++sent;
                 if ((sent & 15) == 0 && seconds_between(t0, clock_type::now()) >= p.seconds) break;
             }
+            ws.text(true);  // the end marker is a short text frame
             auto [mec, mn] = co_await ws.async_write(asio::buffer(sink_marker), use_tuple);
             beast::flat_buffer buffer;
             auto [ec, n] = co_await ws.async_read(buffer, use_tuple);
@@ -156,6 +189,18 @@ result beast_send(const case_params& p, bool on_strand)
             co_await ws.async_close(websocket::close_code::normal, use_tuple);
         },
         on_strand);
+}
+
+}  // namespace
+
+result beast_send(const case_params& p, bool on_strand)
+{
+    return send_case(p, on_strand, false);
+}
+
+result beast_send_binary(const case_params& p)
+{
+    return send_case(p, false, true);
 }
 
 result beast_echo(const case_params& p)

@@ -1,9 +1,10 @@
 // The benchmark suite: the cases each client runs against the load generator, and what they report.
 //   main.cpp              the driver: runs the cases, prints the table, writes the JSON summary
 //   generator.cpp         the load generator (`tether-bench serve`), a separate process
-//   payload.cpp           realistic session JSON of an exact size
+//   payload.cpp           realistic session JSON of an exact size; binary payloads
 //   beast_cases.cpp       the baseline, a raw Beast coroutine client; and the batched-frames ceiling
-//   tether_cases.cpp      the same cases through tether, callback and async_receive
+//   tether_cases.cpp      the same cases through tether: callbacks, async_receive (one and some),
+//                         raw messages, pipelined sends and one co_await per send
 //   resilience.cpp        reconnect, blackhole detection, idle sessions (tether)
 //   measure.hpp           CPU clocks, the measured window, the JSON check (shared with websocketpp)
 //   frames.hpp            WebSocket frames on raw bytes (generator and ceiling)
@@ -64,6 +65,41 @@ struct result {
 /// Three realistic session messages (assistant, user, result) of exactly `size` bytes each.
 std::vector<std::string> session_messages(std::size_t size);
 
+// Binary payloads (the "receive binary" and "send binary" cases) start and end with these bytes,
+// whatever their size (at least 2); the bytes between are pseudo-random.
+constexpr unsigned char binary_first = 0xa5;
+constexpr unsigned char binary_last = 0x5a;
+
+/// Three binary payloads of exactly `size` bytes each.
+std::vector<std::string> binary_messages(std::size_t size);
+
+/// What every client does with each binary message it receives, and nothing more: reads its first
+/// and last byte into a checksum (and checks its kind and size). `error()` says what did not add up.
+struct binary_check {
+    std::size_t size = 0;
+    std::uint64_t messages = 0;
+    std::uint64_t sum = 0;
+    std::uint64_t wrong = 0;  // not binary, or not `size` bytes
+
+    void touch(bool binary, const void* data, std::size_t n)
+    {
+        ++messages;
+        if (!binary || n != size || n < 2) {
+            ++wrong;
+            return;
+        }
+        const auto* d = static_cast<const unsigned char*>(data);
+        sum += d[0] + d[n - 1];
+    }
+    std::string error() const
+    {
+        if (wrong)
+            return std::to_string(wrong) + " of " + std::to_string(messages) + " messages not binary of the size";
+        if (sum != messages * (binary_first + binary_last)) return "the payloads' checksum is wrong";
+        return {};
+    }
+};
+
 /// The load generator's main: listens on 127.0.0.1:0, prints the port, serves until stdin closes.
 int serve();
 
@@ -74,6 +110,8 @@ inline const std::string sink_marker = "{\"end\":1}";
 // Raw Beast, the baseline.
 result beast_receive(const case_params& p, bool on_strand);
 result beast_send(const case_params& p, bool on_strand);
+result beast_receive_binary(const case_params& p);  // one async_read per message, no JSON work
+result beast_send_binary(const case_params& p);     // ws.binary(true), one async_write per message
 result beast_echo(const case_params& p);
 result beast_connect(const case_params& p);  // resolve + TCP + upgrade, `repeats` times
 
@@ -83,8 +121,13 @@ result frames_receive(const case_params& p);
 // tether.
 result tether_receive_callback(const case_params& p);
 result tether_receive_await(const case_params& p);
+result tether_receive_some(const case_params& p);          // co_await async_receive_some(64)
+result tether_receive_raw_callback(const case_params& p);  // binary frames: on_raw_message
+result tether_receive_raw_await(const case_params& p);     // binary frames: co_await async_receive_raw()
 result tether_send_pipelined(const case_params& p);
 result tether_send_await(const case_params& p);
+result tether_send_binary_pipelined(const case_params& p);  // async_send(message{binary, ...})
+result tether_send_binary_await(const case_params& p);
 result tether_echo(const case_params& p);
 
 // tether's resilience figures.

@@ -2,8 +2,10 @@
 // far less than the client it feeds, so that the client under test is the bottleneck. It does the
 // upgrade by hand and then works on raw bytes:
 //   /recv?size=N   writes pre-framed session messages in large writes (a block of whole frames,
-//                  at least 512 KiB, written again and again) until the client closes
-//   /sink          counts the client's frames without unmasking them; a frame shorter than 16 bytes
+//                  at least 512 KiB, written again and again) until the client closes;
+//                  with &kind=binary, binary frames of N bytes instead (bench::binary_messages)
+//   /sink          counts the client's messages, text or binary, without unmasking them; a text
+//                  frame shorter than 16 bytes
 //                  (bench::sink_marker) is answered with {"type":"result","subtype":"sink","count":N};
 //                  it reads once 256 KiB have come (SO_RCVLOWAT), and at least every 2 ms while
 //                  anything has, so that the client's writes seldom have to wake it
@@ -169,7 +171,7 @@ struct server {
     std::uint16_t port = 0;
     unsigned generation = 0;
     std::set<connection*> live;
-    std::map<std::size_t, std::shared_ptr<const std::string>> blocks;
+    std::map<std::pair<std::size_t, bool>, std::shared_ptr<const std::string>> blocks;  // (size, binary)
 
     void listen()
     {
@@ -199,14 +201,14 @@ struct server {
         }
     }
 
-    std::shared_ptr<const std::string> block_for(std::size_t size)
+    std::shared_ptr<const std::string> block_for(std::size_t size, bool binary)
     {
-        auto& b = blocks[size];
+        auto& b = blocks[{size, binary}];
         if (b) return b;
-        const auto messages = session_messages(size);
+        const auto messages = binary ? binary_messages(size) : session_messages(size);
         std::string frames;
         for (std::size_t i = 0; frames.size() < 512 * 1024 || i < messages.size(); ++i)
-            append_frame(frames, 0x1, messages[i % messages.size()]);
+            append_frame(frames, binary ? 0x2 : 0x1, messages[i % messages.size()]);
         b = std::make_shared<const std::string>(std::move(frames));
         return b;
     }
@@ -245,8 +247,15 @@ struct server {
         c->in.end += extra;
 
         if (c->kind == mode::recv) {
+            const bool binary = target.find("kind=binary") != std::string::npos;
+            std::shared_ptr<const std::string> block;
+            try {
+                block = block_for(query_number(target, "size", 256), binary);
+            } catch (const std::exception&) {  // a size no payload fits: drop this one, serve the others
+                co_return;
+            }
             asio::co_spawn(ioc, serve_frames(c), asio::detached);  // sees the client's close
-            co_await stream(c, block_for(query_number(target, "size", 256)));
+            co_await stream(c, std::move(block));
         } else if (c->kind == mode::sink) {
             error_code ignored;
             c->sock.set_option(asio::socket_base::receive_low_watermark(sink_batch), ignored);

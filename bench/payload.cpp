@@ -92,6 +92,26 @@ std::vector<std::string> session_messages(std::size_t size)
     return {fill(assistant_templates, size), fill(user_templates, size), fill(result_templates, size)};
 }
 
+std::vector<std::string> binary_messages(std::size_t size)
+{
+    if (size < 2) throw std::invalid_argument("binary payloads are at least 2 bytes");
+    std::vector<std::string> out;
+    std::uint32_t x = 0x9e3779b9u;  // xorshift32: any bytes, zeros and 0xff included
+    for (int k = 0; k < 3; ++k) {
+        std::string m(size, '\0');
+        for (char& c : m) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            c = static_cast<char>(x & 0xff);
+        }
+        m.front() = static_cast<char>(binary_first);
+        m.back() = static_cast<char>(binary_last);
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
 std::size_t rss_bytes()
 {
     // /proc/self/statm: size resident shared ... in pages.

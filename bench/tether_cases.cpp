@@ -1,11 +1,12 @@
 // The throughput and latency cases through tether's public API, as an application uses it: the
-// `on_message` callback or `async_receive`, pipelined callbacks or one `co_await` per send.
+// `on_message` callback, `async_receive` and `async_receive_some`; for binary frames
+// `on_raw_message` and `async_receive_raw`; pipelined sends or one `co_await` per send. Coroutines
+// use the default completion token (errors as exceptions), as an application's do.
 #include "bench.hpp"
 #include "runner.hpp"
 
 #include <tether/client.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,7 +14,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <vector>
 
 namespace bench {
 namespace {
@@ -111,7 +114,103 @@ result tether_receive_await(const case_params& p)
     return r;
 }
 
-result tether_send_pipelined(const case_params& p)
+result tether_receive_some(const case_params& p)
+{
+    asio::io_context ioc(1);
+    result r;
+    bool finished = false;
+    window w{.seconds = p.seconds};
+    auto c =
+        std::make_unique<tether::client>(ioc.get_executor(), config_for(p, "/recv?size=" + std::to_string(p.size)));
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            // The batch form: every buffered message, up to 64, per co_await; each one counts.
+            try {
+                for (bool done = false; !done;) {
+                    const std::vector<boost::json::value> batch = co_await c->async_receive_some(64);
+                    for (const boost::json::value& message : batch) {
+                        (void)message;
+                        if (w.count()) {
+                            done = true;
+                            break;
+                        }
+                    }
+                }
+            } catch (const boost::system::system_error& e) {
+                if (r.error.empty()) r.error = std::string("receive: ") + e.what();
+                co_return;
+            }
+            c->async_close([](tether::error_code) {});
+        },
+        asio::detached);
+    run_client(ioc, c, finished, r, limit_for(p));
+    take(r, w);
+    return r;
+}
+
+result tether_receive_raw_callback(const case_params& p)
+{
+    asio::io_context ioc(1);
+    result r;
+    bool finished = false;
+    window w{.seconds = p.seconds};
+    binary_check check{.size = p.size};
+    std::unique_ptr<tether::client> c;
+    tether::client_callbacks cb;
+    cb.on_raw_message = [&](const tether::message_view& m) {
+        check.touch(m.kind == tether::message_kind::binary, m.payload.data(), m.payload.size());
+        if (w.count()) c->async_close([](tether::error_code) {});
+    };
+    c = std::make_unique<tether::client>(
+        ioc.get_executor(), config_for(p, "/recv?kind=binary&size=" + std::to_string(p.size)), std::move(cb));
+    run_client(ioc, c, finished, r, limit_for(p));
+    take(r, w);
+    if (r.error.empty()) r.error = check.error();
+    if (!w.done && r.error.empty()) r.error = "the window never closed";
+    return r;
+}
+
+result tether_receive_raw_await(const case_params& p)
+{
+    asio::io_context ioc(1);
+    result r;
+    bool finished = false;
+    window w{.seconds = p.seconds};
+    binary_check check{.size = p.size};
+    auto c = std::make_unique<tether::client>(ioc.get_executor(),
+                                              config_for(p, "/recv?kind=binary&size=" + std::to_string(p.size)));
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            try {
+                for (;;) {
+                    const tether::message m = co_await c->async_receive_raw();
+                    check.touch(m.kind == tether::message_kind::binary, m.payload.data(), m.payload.size());
+                    if (w.count()) break;
+                }
+            } catch (const boost::system::system_error& e) {
+                if (r.error.empty()) r.error = std::string("receive: ") + e.what();
+                co_return;
+            }
+            c->async_close([](tether::error_code) {});
+        },
+        asio::detached);
+    run_client(ioc, c, finished, r, limit_for(p));
+    take(r, w);
+    if (r.error.empty()) r.error = check.error();
+    return r;
+}
+
+namespace {
+
+// The payloads of a send case: session JSON sent as text, or binary payloads.
+std::vector<std::string> payloads_for(const case_params& p, tether::message_kind kind)
+{
+    return kind == tether::message_kind::binary ? binary_messages(p.size) : session_messages(p.size);
+}
+
+result send_pipelined(const case_params& p, tether::message_kind kind)
 {
     // Sends waiting in the client's queue (capacity 1024): up to 128, and at most 4 MiB of them, as
     // an application bounds the memory it has in flight.
@@ -119,7 +218,7 @@ result tether_send_pipelined(const case_params& p)
     asio::io_context ioc(1);
     result r;
     bool finished = false;
-    const auto messages = session_messages(p.size);
+    const auto messages = payloads_for(p, kind);
     std::unique_ptr<tether::client> c;
     clock_type::time_point t0;
     double cpu0 = 0;
@@ -138,7 +237,8 @@ result tether_send_pipelined(const case_params& p)
     c = std::make_unique<tether::client>(ioc.get_executor(), config_for(p, "/sink"), std::move(cb));
 
     std::function<void()> issue = [&] {
-        std::string m = messages[issued++ % messages.size()];  // a fresh string, as an application's is
+        // A fresh payload, as an application's is; text goes as async_send(std::string) does.
+        tether::message m{kind, messages[issued++ % messages.size()]};
         c->async_send(std::move(m), [&](tether::error_code ec) {
             if (ec) {
                 if (r.error.empty()) r.error = "send: " + ec.message();
@@ -164,48 +264,66 @@ result tether_send_pipelined(const case_params& p)
     return r;
 }
 
-result tether_send_await(const case_params& p)
+result send_await(const case_params& p, tether::message_kind kind)
 {
     asio::io_context ioc(1);
     result r;
     bool finished = false;
-    const auto messages = session_messages(p.size);
+    const auto messages = payloads_for(p, kind);
     auto c = std::make_unique<tether::client>(ioc.get_executor(), config_for(p, "/sink"));
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
-            constexpr auto token = asio::as_tuple(asio::use_awaitable);
-            auto [cec] = co_await c->async_connect(token);
-            if (cec) co_return;
-            const auto t0 = clock_type::now();
-            const double cpu0 = thread_cpu_seconds();
-            std::uint64_t sent = 0;
-            for (;;) {
-                std::string m = messages[sent % messages.size()];
-                auto [ec] = co_await c->async_send(std::move(m), token);
-                if (ec) {
-                    r.error = "send: " + ec.message();
-                    co_return;
+            // As an application writes it: `co_await c.async_send(...)` with the default token,
+            // errors as exceptions.
+            try {
+                co_await c->async_connect();
+                const auto t0 = clock_type::now();
+                const double cpu0 = thread_cpu_seconds();
+                std::uint64_t sent = 0;
+                for (;;) {
+                    tether::message m{kind, messages[sent % messages.size()]};
+                    co_await c->async_send(std::move(m));
+                    ++sent;
+                    if ((sent & 15) == 0 && seconds_between(t0, clock_type::now()) >= p.seconds) break;
                 }
-                ++sent;
-                if ((sent & 15) == 0 && seconds_between(t0, clock_type::now()) >= p.seconds) break;
+                co_await c->async_send(std::string(sink_marker));
+                const boost::json::value v = co_await c->async_receive();  // the sink's count
+                r.seconds = seconds_between(t0, clock_type::now());
+                r.cpu_seconds = thread_cpu_seconds() - cpu0;
+                r.messages = v.at("count").to_number<std::uint64_t>();
+                if (r.messages != sent)
+                    r.error = "the sink counted " + std::to_string(r.messages) + " of " + std::to_string(sent);
+            } catch (const boost::system::system_error& e) {
+                if (r.error.empty()) r.error = std::string("send: ") + e.what();
             }
-            auto [mec] = co_await c->async_send(std::string(sink_marker), token);
-            auto [rec, v] = co_await c->async_receive(token);
-            if (mec || rec) {
-                r.error = "the sink's answer: " + (mec ? mec : rec).message();
-                co_return;
-            }
-            r.seconds = seconds_between(t0, clock_type::now());
-            r.cpu_seconds = thread_cpu_seconds() - cpu0;
-            r.messages = v.at("count").to_number<std::uint64_t>();
-            if (r.messages != sent)
-                r.error = "the sink counted " + std::to_string(r.messages) + " of " + std::to_string(sent);
             c->async_close([](tether::error_code) {});
         },
         asio::detached);
     run_client(ioc, c, finished, r, limit_for(p));
     return r;
+}
+
+}  // namespace
+
+result tether_send_pipelined(const case_params& p)
+{
+    return send_pipelined(p, tether::message_kind::text);
+}
+
+result tether_send_await(const case_params& p)
+{
+    return send_await(p, tether::message_kind::text);
+}
+
+result tether_send_binary_pipelined(const case_params& p)
+{
+    return send_pipelined(p, tether::message_kind::binary);
+}
+
+result tether_send_binary_await(const case_params& p)
+{
+    return send_await(p, tether::message_kind::binary);
 }
 
 result tether_echo(const case_params& p)
