@@ -1,8 +1,7 @@
 #include "link.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 
 #include <cstring>
 
@@ -46,7 +45,7 @@ link::link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::str
     : strand_(std::move(strand)), io_(std::move(io)), settings_(settings),
       codec_(deflate ? std::make_unique<wire::deflate_codec>(*deflate) : nullptr),
       state_(strand_, *io_, settings_, sends, inbound, stats), reader_(state_, codec_.get(), std::move(leftover)),
-      writer_(state_, codec_.get()), heartbeat_(state_)
+      writer_(state_, codec_.get()), heartbeat_(state_), spawned_done_(strand_)
 {
 }
 
@@ -58,18 +57,57 @@ void link::close()
 
 asio::awaitable<link_result> link::run()
 {
-    namespace ex = asio::experimental;
-    auto [order, e1, d1, e2, d2, e3, d3] =
-        co_await ex::make_parallel_group(asio::co_spawn(strand_, reader_.run(), asio::deferred),
-                                         asio::co_spawn(strand_, writer_.run(), asio::deferred),
-                                         asio::co_spawn(strand_, heartbeat_.run(), asio::deferred))
-            .async_wait(ex::wait_for_one(), asio::use_awaitable);
-    for (auto& e : {e1, e2, e3})
-        if (e) std::rethrow_exception(e);
-    disconnect* results[] = {&d1, &d2, &d3};
-    link_result r{std::move(*results[order[0]]), state_.healthy};
+    spawned_running_ = 2;
+    asio::co_spawn(strand_, writer_.run(),
+                   asio::bind_cancellation_slot(stop_writer_.slot(), [this](std::exception_ptr e, disconnect why) {
+                       ended(e, std::move(why));
+                   }));
+    asio::co_spawn(strand_, heartbeat_.run(),
+                   asio::bind_cancellation_slot(stop_heartbeat_.slot(), [this](std::exception_ptr e, disconnect why) {
+                       ended(e, std::move(why));
+                   }));
+    std::exception_ptr reader_failure;
+    try {
+        disconnect why = co_await reader_.run();
+        if (!first_end_) first_end_ = std::move(why);
+    } catch (...) {
+        reader_failure = std::current_exception();
+        if (!first_end_) first_end_ = user_disconnect();
+    }
+    stop_all();
+    while (spawned_running_ > 0) {
+        spawned_done_.reset();
+        co_await spawned_done_.wait();
+    }
+    if (reader_failure) std::rethrow_exception(reader_failure);
+    if (failure_) std::rethrow_exception(failure_);
+    link_result r{std::move(*first_end_), state_.healthy};
     io_->close(r.why.kind != disconnect_kind::close_frame);
     co_return r;
+}
+
+void link::ended(std::exception_ptr e, disconnect why)
+{
+    if (e && !failure_) failure_ = e;
+    if (!first_end_) {
+        first_end_ = std::move(why);
+        stop_all();
+    }
+    if (--spawned_running_ == 0) spawned_done_.set();
+}
+
+// Each task stops at its next step: the spawned ones by cancellation, the reader by its flag and
+// by its socket, which is reset (a link given up without a closing handshake is reset anyway).
+void link::stop_all()
+{
+    if (state_.stopping) return;
+    state_.stopping = true;
+    stop_writer_.emit(asio::cancellation_type::terminal);
+    stop_heartbeat_.emit(asio::cancellation_type::terminal);
+    if (first_end_ && first_end_->kind != disconnect_kind::close_frame) io_->close(true);
+    state_.inbound.release_reader();
+    state_.controls_drained.set();
+    state_.close_written.set();
 }
 
 }  // namespace tether::detail

@@ -4,7 +4,6 @@
 #include "link.hpp"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -33,20 +32,19 @@ reader::reader(link_state& st, wire::deflate_codec* codec, std::string leftover)
     : st_(st), codec_(codec),
       decoder_({.max_message_size = st.settings.max_message_size, .compression = codec != nullptr})
 {
-    // Frames the server sent in the same segment as its 101.
-    if (!leftover.empty()) {
-        capacity_ = std::max(read_size, leftover.size());
+    // Frames the server sent in the same segment as its 101 (usually a small hello: it fits the
+    // small buffer, and a fresh link allocates nothing more).
+    if (leftover.size() > small_.size()) {
+        capacity_ = leftover.size() + read_size;
         heap_.reset(new unsigned char[capacity_]);
         data_ = heap_.get();
-        std::memcpy(data_, leftover.data(), leftover.size());
-        end_ = leftover.size();
     }
+    std::memcpy(data_, leftover.data(), leftover.size());
+    end_ = leftover.size();
 }
 
 asio::awaitable<disconnect> reader::run()
 {
-    co_await asio::this_coro::throw_if_cancelled(false);
-    const asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
     unsigned reads_in_a_row = 0;
     for (;;) {
         // Decode what the buffer holds, as many messages as the application has room for. With
@@ -58,25 +56,25 @@ asio::awaitable<disconnect> reader::run()
             deliver();
             if (ended) co_return co_await teardown(std::move(*ended));
             if (room && !stalled_) break;
-            if (stopped(cs)) co_return user_disconnect();
+            if (st_.stopping) co_return user_disconnect();
             st_.paused = true;
             co_await st_.inbound.wait_for_room();
-            if (stopped(cs)) co_return user_disconnect();
+            if (st_.stopping) co_return user_disconnect();
         }
         if (std::exchange(st_.paused, false)) st_.last_inbound = clock_type::now();
         // So does a backlog of pongs the writer has not sent (a ping flood, a peer not reading).
         while (st_.control_bytes > link_state::max_control_bytes) {
-            if (stopped(cs)) co_return user_disconnect();
+            if (st_.stopping) co_return user_disconnect();
             st_.controls_drained.reset();
             co_await st_.controls_drained.wait();
         }
 
-        if (stopped(cs)) co_return user_disconnect();
+        if (st_.stopping) co_return user_disconnect();
         if (++reads_in_a_row > max_reads_in_a_row) {
             // Reads that never wait would never let the strand's other work run.
             reads_in_a_row = 0;
             co_await asio::post(st_.strand, asio::use_awaitable);
-            if (stopped(cs)) co_return user_disconnect();
+            if (st_.stopping) co_return user_disconnect();
         }
         const error_code ec = co_await read();
         if (ec) co_return error_disconnect(disconnect_kind::transport, ec);
