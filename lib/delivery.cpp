@@ -1,5 +1,7 @@
 #include "delivery.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
+
 #include <limits>
 
 namespace tether::detail {
@@ -153,22 +155,68 @@ bool delivery::take(std::optional<message>& out)
 
 std::size_t delivery::take(std::vector<json::value>& out, std::size_t max)
 {
+    // In chunks taken under one lock each, parsed with one adapter, the values of a batch in one
+    // arena: values allocated together and freed together would each miss malloc's caches (a
+    // batch of 64 at 256 B cost a third more than as many single receives). The arena goes when
+    // the batch's last value does.
+    const bool shared = !receive_adapter_busy_.test_and_set(std::memory_order_acquire);
+    std::optional<message_adapter> own;
+    message_adapter& adapter = shared ? receive_adapter_ : own.emplace();
     std::size_t n = 0;
     std::optional<json::value> v;
-    for (; n < max && take(v); ++n) {
-        out.push_back(std::move(*v));
-        v.reset();
+    std::optional<json::storage_ptr> arena;
+    inbox::entry chunk[32];
+    while (n < max) {
+        const std::size_t got = inbox_->try_pop_some({chunk, std::min<std::size_t>(std::size(chunk), max - n)});
+        if (got == 0) break;
+        if (!arena) {
+            std::size_t bytes = 0;
+            for (std::size_t i = 0; i < got; ++i) bytes += chunk[i].payload.size();
+            arena.emplace(
+                json::make_shared_resource<json::monotonic_resource>(2 * bytes * std::max<std::size_t>(1, max / got)));
+        }
+        for (std::size_t i = 0; i < got; ++i) {
+            inbox::entry& e = chunk[i];
+            if (e.kind == message_kind::binary) {
+                inbox_->release(e);
+                ++stats_.ignored;
+                continue;
+            }
+            error_code parse_error;
+            const inbound_status status = adapter.adapt(e.payload, v, parse_error, *arena);
+            inbox_->release(e);
+            if (status != inbound_status::delivered) {
+                skipped(status, parse_error);
+                continue;
+            }
+            ++stats_.received;
+            if (out.capacity() == out.size()) out.reserve(out.size() + std::min<std::size_t>(max - n, 64));
+            out.push_back(std::move(*v));
+            v.reset();
+            ++n;
+        }
     }
+    if (shared) receive_adapter_busy_.clear(std::memory_order_release);
     return n;
 }
 
 std::size_t delivery::take(std::vector<message>& out, std::size_t max)
 {
     std::size_t n = 0;
-    std::optional<message> m;
-    for (; n < max && take(m); ++n) {
-        out.push_back(std::move(*m));
-        m.reset();
+    inbox::entry chunk[32];
+    while (n < max) {
+        const std::size_t got = inbox_->try_pop_some({chunk, std::min<std::size_t>(std::size(chunk), max - n)});
+        if (got == 0) break;
+        for (std::size_t i = 0; i < got; ++i) {
+            inbox::entry& e = chunk[i];
+            if (e.owned)
+                out.push_back({e.kind, std::move(*e.owned)});
+            else
+                out.push_back({e.kind, std::string(e.payload)});
+            inbox_->release(e);
+        }
+        n += got;
+        stats_.received += got;
     }
     return n;
 }

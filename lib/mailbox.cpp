@@ -146,26 +146,34 @@ inbox::~inbox()
 
 bool inbox::try_pop(entry& out)
 {
+    return try_pop_some({&out, 1}) == 1;
+}
+
+std::size_t inbox::try_pop_some(std::span<entry> out)
+{
     void_handler reader;
+    std::size_t n = 0;
     {
         std::lock_guard lock(mutex_);
-        if (size_ == 0) return false;
-        batch* b = batches_.front();
-        const batch::item& it = b->items[b->next++];
-        out.kind = it.kind;
-        out.owned = it.owned;
-        out.payload = it.owned ? std::string_view(*it.owned)
-                               : std::string_view(reinterpret_cast<const char*>(b->bytes.get()) + it.offset, it.size);
-        out.from = b;
-        if (b->next == b->items.size()) {
-            batches_.pop_front();
-            batches_.shrink_when_empty();
+        for (; n < out.size() && size_ > 0; ++n) {
+            batch* b = batches_.front();
+            const batch::item& it = b->items[b->next++];
+            entry& e = out[n];
+            e.kind = it.kind;
+            e.owned = it.owned;
+            e.payload = it.owned ? std::string_view(*it.owned)
+                                 : std::string_view(reinterpret_cast<const char*>(b->bytes.get()) + it.offset, it.size);
+            e.from = b;
+            if (b->next == b->items.size()) {
+                batches_.pop_front();
+                batches_.shrink_when_empty();
+            }
+            // The reader resumes once half the capacity is free: with room for a batch.
+            if (--size_ == capacity_ / 2 && reader_) reader_.swap(reader);
         }
-        // The reader resumes once half the capacity is free: with room for a batch.
-        if (--size_ == capacity_ / 2 && reader_) reader_.swap(reader);
     }
     if (reader) post_completion(ex_, std::move(reader), error_code{});
-    return true;
+    return n;
 }
 
 void inbox::release(entry& e) noexcept

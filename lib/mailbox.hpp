@@ -143,6 +143,8 @@ public:
 
     /// Takes the next message, if any; the caller reads it and then calls `release`.
     bool try_pop(entry& out);
+    /// Takes up to `out.size()` messages under one lock; how many.
+    std::size_t try_pop_some(std::span<entry> out);
     /// Gives a taken message's bytes back.
     void release(entry& e) noexcept;
     /// Parks `wake`, called (through its associated executor) when a message may be there: after

@@ -30,11 +30,11 @@ inbound message_adapter::adapt(std::string_view text)
 }
 
 inbound_status message_adapter::adapt(std::string_view text, std::optional<boost::json::value>& out,
-                                      error_code& parse_error)
+                                      error_code& parse_error, boost::json::storage_ptr storage)
 {
     if (!state_) state_ = std::make_unique<state>();
     auto& p = state_->parser;
-    p.reset();
+    p.reset(std::move(storage));
     p.write(text.data(), text.size(), parse_error);
     if (parse_error) return inbound_status::malformed;
     out.emplace(p.release());

@@ -6,6 +6,7 @@
 #include <tether/error.hpp>
 
 #include <boost/json/object.hpp>
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstdint>
@@ -66,8 +67,10 @@ public:
     inbound adapt(std::string_view text);
 
     /// The same, for a hot path: a delivered value is constructed in `out` (left empty otherwise),
-    /// and a parse error goes to `parse_error`.
-    inbound_status adapt(std::string_view text, std::optional<boost::json::value>& out, error_code& parse_error);
+    /// with its memory from `storage` (the default: new and delete), and a parse error goes to
+    /// `parse_error`.
+    inbound_status adapt(std::string_view text, std::optional<boost::json::value>& out, error_code& parse_error,
+                         boost::json::storage_ptr storage = {});
 
 private:
     struct state;
