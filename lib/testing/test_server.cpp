@@ -14,10 +14,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
@@ -122,7 +122,7 @@ struct server_connection::state {
     }
 
     std::shared_ptr<detail::server_core> server;
-    std::variant<plain_ws, tls_ws> ws;  // every operation below visits it
+    std::variant<plain_ws, tls_ws> ws;              // every operation below visits it
     http::request<http::string_body> http_request;  // ws.async_accept needs the parsed request
     upgrade_request request;
     net::steady_timer silence;  // async_stay_silent waits on it; drop() cancels it
@@ -191,8 +191,8 @@ net::awaitable<error_code> server_connection::async_reject(unsigned status, std:
     res.prepare_payload();
 
     s->tcp().expires_after(reject_write_timeout);
-    auto [ec, n] = co_await std::visit(
-        [&](auto& ws) { return http::async_write(ws.next_layer(), res, use_nothrow); }, s->ws);
+    auto [ec, n] =
+        co_await std::visit([&](auto& ws) { return http::async_write(ws.next_layer(), res, use_nothrow); }, s->ws);
     (void)n;
     // The request was read in full, so closing now sends a FIN after the response, not a reset.
     beast::error_code ignored;
@@ -215,6 +215,20 @@ net::awaitable<error_code> server_connection::async_send(std::string text)
     co_return ec;
 }
 
+net::awaitable<error_code> server_connection::async_send(message m)
+{
+    auto s = state_;
+    if (s->dropped) co_return net::error::operation_aborted;
+    auto [ec, n] = co_await std::visit(
+        [&](auto& ws) {
+            ws.binary(m.kind == message_kind::binary);
+            return ws.async_write(net::buffer(m.payload), use_nothrow);
+        },
+        s->ws);
+    (void)n;
+    co_return ec;
+}
+
 net::awaitable<error_code> server_connection::async_send_raw(std::string bytes)
 {
     auto s = state_;
@@ -227,21 +241,29 @@ net::awaitable<error_code> server_connection::async_send_raw(std::string bytes)
 
 net::awaitable<std::optional<std::string>> server_connection::async_receive()
 {
-    auto s = state_;
     for (;;) {
-        if (s->dropped) co_return std::nullopt;
-        beast::flat_buffer buffer;
-        // A pending read is what makes Beast answer pings and close frames.
-        auto [ec, n] = co_await std::visit([&](auto& ws) { return ws.async_read(buffer, use_nothrow); }, s->ws);
-        (void)n;
-        if (ec) co_return std::nullopt;
-        const bool text_message = std::visit([](auto& ws) { return ws.got_text(); }, s->ws);
-        if (!text_message) continue;  // only text messages are part of the script
-        auto text = beast::buffers_to_string(buffer.data());
-        s->server->messages_.push_back(text);
-        s->server->notify();
-        co_return text;
+        auto m = co_await async_receive_message();
+        if (!m) co_return std::nullopt;
+        if (m->kind == message_kind::text) co_return std::move(m->payload);  // only text is part of the script
     }
+}
+
+net::awaitable<std::optional<message>> server_connection::async_receive_message()
+{
+    auto s = state_;
+    if (s->dropped) co_return std::nullopt;
+    beast::flat_buffer buffer;
+    // A pending read is what makes Beast answer pings and close frames.
+    auto [ec, n] = co_await std::visit([&](auto& ws) { return ws.async_read(buffer, use_nothrow); }, s->ws);
+    (void)n;
+    if (ec) co_return std::nullopt;
+    const bool text = std::visit([](auto& ws) { return ws.got_text(); }, s->ws);
+    message m{text ? message_kind::text : message_kind::binary, beast::buffers_to_string(buffer.data())};
+    if (text) {
+        s->server->messages_.push_back(m.payload);
+        s->server->notify();
+    }
+    co_return m;
 }
 
 net::awaitable<error_code> server_connection::async_close(std::uint16_t code, std::string reason)
@@ -260,9 +282,9 @@ net::awaitable<error_code> server_connection::async_close(std::uint16_t code, st
 net::awaitable<void> server_connection::async_echo()
 {
     for (;;) {
-        auto text = co_await async_receive();
-        if (!text) co_return;
-        const auto ec = co_await async_send(std::move(*text));
+        auto m = co_await async_receive_message();
+        if (!m) co_return;
+        const auto ec = co_await async_send(std::move(*m));
         if (ec) co_return;
     }
 }
@@ -360,8 +382,7 @@ net::awaitable<void> run_connection(core_ptr core, state_ptr st,
         beast::flat_buffer buffer;
         st->tcp().expires_after(request_read_timeout);
         auto [ec, n] = co_await std::visit(
-            [&](auto& ws) { return http::async_read(ws.next_layer(), buffer, st->http_request, use_nothrow); },
-            st->ws);
+            [&](auto& ws) { return http::async_read(ws.next_layer(), buffer, st->http_request, use_nothrow); }, st->ws);
         (void)n;
         // The websocket stream applies its own timeouts; the TCP stream's timer must be off.
         st->tcp().expires_never();

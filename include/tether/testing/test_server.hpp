@@ -4,6 +4,7 @@
 
 #include <tether/config.hpp>
 #include <tether/error.hpp>
+#include <tether/message.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -48,15 +49,19 @@ public:
     boost::asio::awaitable<error_code> async_reject(unsigned status, std::vector<header> headers = {});
     /// Sends one text frame.
     boost::asio::awaitable<error_code> async_send(std::string text);
+    /// Sends one message, text or binary, as it is.
+    boost::asio::awaitable<error_code> async_send(message m);
     /// Writes `bytes` as they are, below the WebSocket layer (after TLS, if any): hand-made
     /// frames, malformed or not. Must not overlap another send or close.
     boost::asio::awaitable<error_code> async_send_raw(std::string bytes);
-    /// Reads the next text message, answering pings meanwhile. Empty when the connection ended
-    /// (a close frame, EOF, reset or the server stopping).
+    /// Reads the next text message, answering pings meanwhile (binary messages are skipped). Empty
+    /// when the connection ended (a close frame, EOF, reset or the server stopping).
     boost::asio::awaitable<std::optional<std::string>> async_receive();
+    /// Reads the next message, text or binary, as async_receive does.
+    boost::asio::awaitable<std::optional<message>> async_receive_message();
     /// Sends a close frame with `code` and `reason` and completes the closing handshake.
     boost::asio::awaitable<error_code> async_close(std::uint16_t code, std::string reason = {});
-    /// Echoes every text message back until the connection ends.
+    /// Echoes every message back, text or binary, until the connection ends.
     boost::asio::awaitable<void> async_echo();
     /// Neither reads nor writes for `d` (so pings go unanswered), then returns.
     boost::asio::awaitable<void> async_stay_silent(std::chrono::milliseconds d);
@@ -77,9 +82,9 @@ struct tls_identity {
 
 /// How a test_server listens.
 struct server_options {
-    std::uint16_t port = 0;            ///< 0 = an ephemeral port
-    std::optional<tls_identity> tls;   ///< set: `wss://`, every connection starts with a TLS handshake
-    bool permessage_deflate = false;   ///< offer permessage-deflate; messages to a client that accepts it are compressed
+    std::uint16_t port = 0;           ///< 0 = an ephemeral port
+    std::optional<tls_identity> tls;  ///< set: `wss://`, every connection starts with a TLS handshake
+    bool permessage_deflate = false;  ///< offer permessage-deflate; messages to a client that accepts it are compressed
 };
 
 /// A WebSocket server on 127.0.0.1 for tests. Each accepted connection's upgrade request is read
