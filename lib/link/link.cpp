@@ -47,6 +47,7 @@ link::link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::str
       state_(strand_, *io_, settings_, sends, inbound, stats), reader_(state_, codec_.get(), std::move(leftover)),
       writer_(state_, codec_.get()), heartbeat_(state_), spawned_done_(strand_)
 {
+    state_.out = &writer_;
 }
 
 void link::close()

@@ -29,6 +29,8 @@
 
 namespace tether::detail {
 
+class writer;
+
 /// What a link is told by its client, for its whole life.
 struct link_settings {
     std::size_t max_message_size = 16 * 1024 * 1024;
@@ -78,6 +80,7 @@ struct link_state {
     send_queue& sends;
     delivery& inbound;
     counters& stats;
+    writer* out = nullptr;  // for the reader's write_now
 
     // Liveness: any byte read proves the link alive.
     clock_type::time_point last_inbound = clock_type::now();
@@ -170,7 +173,15 @@ public:
     writer(link_state& st, wire::deflate_codec* codec) : st_(st), codec_(codec) {}
     asio::awaitable<disconnect> run();
 
+    /// Called on the strand (by the reader, after a hand-off): when the writer sleeps and there is
+    /// something to send, writes it now, with one non-blocking system call, instead of waking the
+    /// writer through the event loop. A reply to a message then goes out at once; what the kernel
+    /// does not take is left to the writer.
+    void write_now();
+
 private:
+    void gather();               // the write's buffers from the encoded pieces
+    void finish(error_code ec);  // a batch was written (or failed): complete its sends
     // Encodes the next batch (control frames, messages, the close) for one write; false when
     // there is nothing to write.
     bool encode_batch();
@@ -193,6 +204,8 @@ private:
     std::vector<piece> pieces_;
     std::vector<asio::const_buffer> buffers_;
     bool close_in_batch_ = false;
+    bool parked_ = false;   // waiting for work in the send queue
+    bool pending_ = false;  // buffers_ holds the rest of a batch write_now started
 };
 
 class heartbeat {

@@ -70,8 +70,8 @@ asio::awaitable<disconnect> reader::run()
         }
 
         if (st_.stopping) co_return user_disconnect();
+        // Reads that never wait would never let the strand's other work run.
         if (++reads_in_a_row > max_reads_in_a_row) {
-            // Reads that never wait would never let the strand's other work run.
             reads_in_a_row = 0;
             co_await asio::post(st_.strand, asio::use_awaitable);
             if (st_.stopping) co_return user_disconnect();
@@ -247,6 +247,8 @@ std::optional<disconnect> reader::fail(std::uint16_t code, disconnect why)
 void reader::deliver()
 {
     if (!batch_.empty()) st_.inbound.deliver(batch_);
+    // What the messages (or pings) just read asked for goes out now: a reply, a pong.
+    if (!batch_.empty() || !st_.controls.empty()) st_.out->write_now();
     batch_.clear();
     // The storage of delivered messages is free again; a message still being assembled keeps its own.
     for (std::size_t i = 0; i < assembled_used_; ++i) {

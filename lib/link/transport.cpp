@@ -51,11 +51,26 @@ public:
         co_return wec;
     }
 
+    std::size_t try_write(std::span<const asio::const_buffer> buffers, error_code& ec) override
+    {
+        const std::size_t n = stream_.socket().write_some(buffers, ec);
+        if (ec == asio::error::would_block) ec = {};
+        return n;
+    }
+
+    // A FIN, then what the server still sends, discarded, until it closes too (RFC 6455 7.1.1: the
+    // server closes the TCP connection first); the stream's deadline bounds the wait.
     asio::awaitable<error_code> shutdown() override
     {
         error_code ec;
         stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-        co_return ec;
+        if (ec) co_return ec;
+        char discard[512];
+        for (;;) {
+            auto [rec, n] = co_await stream_.async_read_some(asio::buffer(discard), use_tuple);
+            if (rec == asio::error::eof) co_return error_code{};
+            if (rec) co_return rec;
+        }
     }
 
     beast::tcp_stream& tcp() noexcept override { return stream_; }
@@ -80,6 +95,12 @@ public:
     {
         auto [ec, n] = co_await asio::async_write(*stream_, buffers, use_tuple);
         co_return ec;
+    }
+
+    std::size_t try_write(std::span<const asio::const_buffer>, error_code& ec) override
+    {
+        ec = {};
+        return 0;
     }
 
     asio::awaitable<error_code> shutdown() override

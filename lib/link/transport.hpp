@@ -37,6 +37,10 @@ public:
     /// Writes every byte of `buffers`: at once when the kernel takes them all, else waiting for it.
     virtual asio::awaitable<error_code> write(std::span<const asio::const_buffer> buffers) = 0;
 
+    /// Writes what the kernel takes now, without waiting; how many bytes (0 with would_block, or
+    /// on a stream that cannot, like TLS, whose writes go through `write`).
+    virtual std::size_t try_write(std::span<const asio::const_buffer> buffers, error_code& ec) = 0;
+
     /// After the close handshake: says goodbye below WebSocket (TLS close_notify, or a TCP FIN),
     /// under the TCP stream's deadline.
     virtual asio::awaitable<error_code> shutdown() = 0;

@@ -31,34 +31,68 @@ asio::awaitable<disconnect> writer::run()
     unsigned writes_in_a_row = 0;
     for (;;) {
         if (stopped(cs)) co_return user_disconnect();
-        if (!encode_batch()) {
-            // Nothing to write: sleep, holding no buffer, until a send, a control frame or a close.
-            // Once the close went out nothing more is written.
-            out_.reset();
-            out_capacity_ = 0;
-            std::vector<control_frame>().swap(st_.controls);
-            writes_in_a_row = 0;
-            const bool want_messages = !st_.close_sent && !(st_.close_to_send && !st_.close_to_send->after_queue);
-            co_await st_.sends.async_wait(want_messages, use_tuple);
-            continue;
+        // A batch the reader started (write_now) and the kernel did not take whole: finish it.
+        if (!std::exchange(pending_, false)) {
+            if (!encode_batch()) {
+                // Nothing to write: sleep, holding no buffer, until a send, a control frame or a
+                // close. Once the close went out nothing more is written.
+                out_.reset();
+                out_capacity_ = 0;
+                std::vector<control_frame>().swap(st_.controls);
+                writes_in_a_row = 0;
+                const bool want_messages = !st_.close_sent && !(st_.close_to_send && !st_.close_to_send->after_queue);
+                parked_ = true;
+                co_await st_.sends.async_wait(want_messages, use_tuple);
+                parked_ = false;
+                continue;
+            }
+            if (++writes_in_a_row > max_writes_in_a_row) {
+                writes_in_a_row = 0;
+                co_await asio::post(st_.strand, asio::use_awaitable);
+            }
+            gather();
         }
-        if (++writes_in_a_row > max_writes_in_a_row) {
-            writes_in_a_row = 0;
-            co_await asio::post(st_.strand, asio::use_awaitable);
-        }
-
-        buffers_.clear();
-        for (const piece& p : pieces_) buffers_.emplace_back(p.data ? p.data : out_.get() + p.offset, p.size);
         const error_code ec = co_await st_.io.write(buffers_);
-        if (ec) {
-            // These may or may not have reached the server: the application is told so.
-            st_.inbound.written(batch_, error::connection_lost);
-            co_return error_disconnect(disconnect_kind::transport, ec);
-        }
-        st_.controls_drained.set();
-        if (close_in_batch_) st_.close_written.set();
-        st_.inbound.written(batch_, {});
+        finish(ec);
+        if (ec) co_return error_disconnect(disconnect_kind::transport, ec);
     }
+}
+
+void writer::write_now()
+{
+    // Only while the writer sleeps, on a stream that can write without waiting.
+    if (!parked_ || pending_ || !encode_batch()) return;
+    gather();
+    error_code ec;
+    const std::size_t n = st_.io.try_write(buffers_, ec);
+    if (!ec && n == asio::buffer_size(buffers_)) return finish({});
+    // The rest (or the error) is the writer's, which resumes for it.
+    for (std::size_t left = n; left > 0;) {
+        const std::size_t step = std::min(left, buffers_.front().size());
+        buffers_.front() += step;
+        if (buffers_.front().size() == 0) buffers_.erase(buffers_.begin());
+        left -= step;
+    }
+    pending_ = true;
+    st_.sends.wake();
+}
+
+void writer::gather()
+{
+    buffers_.clear();
+    for (const piece& p : pieces_) buffers_.emplace_back(p.data ? p.data : out_.get() + p.offset, p.size);
+}
+
+void writer::finish(error_code ec)
+{
+    if (ec) {
+        // These may or may not have reached the server: the application is told so.
+        st_.inbound.written(batch_, error::connection_lost);
+        return;
+    }
+    st_.controls_drained.set();
+    if (close_in_batch_) st_.close_written.set();
+    st_.inbound.written(batch_, {});
 }
 
 bool writer::encode_batch()
