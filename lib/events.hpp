@@ -3,8 +3,8 @@
 #ifndef TETHER_LIB_EVENTS_HPP
 #define TETHER_LIB_EVENTS_HPP
 
-#include <tether/client.hpp>
 #include <tether/config.hpp>
+#include <tether/status.hpp>
 
 #include <atomic>
 #include <cstdint>

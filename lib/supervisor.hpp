@@ -10,8 +10,8 @@
 #include "link/open.hpp"
 #include "mailbox.hpp"
 
-#include <tether/client.hpp>
 #include <tether/reconnect_policy.hpp>
+#include <tether/status.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
