@@ -46,6 +46,10 @@ public:
     void release_reader() { inbox_->release_reader(); }
     /// Messages waiting in the inbox.
     std::size_t inbox_depth() const { return inbox_->size(); }
+    /// Storage for the reader's next large message, from one the application has finished with.
+    void reuse_storage(std::string& into) { inbox_->reuse_storage(into); }
+    /// The link has turned quiet: what is kept for reuse goes.
+    void trim() { inbox_->trim(); }
 
     // --- the writer ------------------------------------------------------------------------------
 

@@ -136,6 +136,10 @@ namespace {
 constexpr std::size_t max_spare_batches = 2;
 // A batch buffer larger than this is not kept for reuse.
 constexpr std::size_t max_spare_bytes = 1024 * 1024;
+// A large message's storage, once the application is done with it, is kept for the reader's
+// next one: it is neither allocated nor faulted in again.
+constexpr std::size_t reuse_threshold = 64 * 1024;
+constexpr std::size_t max_spare_strings = 2;
 }  // namespace
 
 inbox::~inbox()
@@ -184,6 +188,13 @@ void inbox::release(entry& e) noexcept
 
 void inbox::give_back(batch* b) noexcept
 {
+    {
+        // Large messages the application parsed (and did not take) go back to the reader.
+        std::lock_guard lock(mutex_);
+        for (auto& s : b->storage)
+            if (s->capacity() >= reuse_threshold && spare_strings_.size() < max_spare_strings)
+                spare_strings_.push_back(std::move(*s));
+    }
     b->storage.clear();
     if (b->capacity <= max_spare_bytes) {
         std::lock_guard lock(mutex_);
@@ -265,6 +276,7 @@ void inbox::push(std::span<const inbound_message> messages)
     std::size_t at = 0;
     for (const auto& m : messages) {
         if (m.storage) {
+            m.storage->resize(m.payload.size());  // the reader's storage may be longer than the message
             b->items.push_back(
                 {m.kind, 0, 0, b->storage.emplace_back(std::make_unique<std::string>(std::move(*m.storage))).get()});
             continue;
@@ -285,6 +297,30 @@ void inbox::push(std::span<const inbound_message> messages)
     }
     // From the reader, not from a receiver's initiation: a coroutine on this thread resumes at once.
     for (auto& w : woken) dispatch_completion(ex_, std::move(w.wake), error_code{});
+}
+
+void inbox::reuse_storage(std::string& into)
+{
+    std::string spare;
+    {
+        std::lock_guard lock(mutex_);
+        if (spare_strings_.empty()) return;
+        spare.swap(spare_strings_.back());
+        spare_strings_.pop_back();
+    }
+    into.swap(spare);
+}
+
+void inbox::trim()
+{
+    std::vector<batch*> spare;
+    std::vector<std::string> strings;
+    {
+        std::lock_guard lock(mutex_);
+        spare.swap(spare_);
+        strings.swap(spare_strings_);
+    }
+    for (batch* b : spare) delete b;
 }
 
 std::size_t inbox::room() const

@@ -169,6 +169,11 @@ public:
     }
     /// Ends a wait for room at once (a closing link must read on).
     void release_reader();
+    /// Swaps into `into` (empty) the storage of a large message the application has finished
+    /// with, if there is one.
+    void reuse_storage(std::string& into);
+    /// Gives back what is kept for reuse: the link has turned quiet.
+    void trim();
 
     // --- the client, on its strand --------------------------------------------------------------------
 
@@ -194,8 +199,9 @@ private:
     std::size_t size_ = 0;  // messages not yet taken
     std::list<waiter> waiters_;
     std::uint64_t next_id_ = 0;
-    void_handler reader_;        // the reader, parked for room
-    std::vector<batch*> spare_;  // consumed batches, kept for the next hand-offs
+    void_handler reader_;                     // the reader, parked for room
+    std::vector<batch*> spare_;               // consumed batches, kept for the next hand-offs
+    std::vector<std::string> spare_strings_;  // storage of large messages, for the reader
     bool finished_ = false;
     error_code final_;
 };

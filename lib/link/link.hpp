@@ -140,6 +140,7 @@ private:
     // WebSocket, all within handshake_timeout.
     asio::awaitable<disconnect> teardown(disconnect why);
     std::string& next_assembled();
+    unsigned char* room_for(std::size_t n);  // n more bytes of the message being assembled
 
     link_state& st_;
     wire::deflate_codec* codec_;  // when permessage-deflate was negotiated
@@ -156,6 +157,7 @@ private:
     std::vector<std::unique_ptr<std::string>> assembled_;
     std::size_t assembled_used_ = 0;
     std::string* current_ = nullptr;  // the message being assembled, if any
+    std::size_t current_length_ = 0;  // its bytes so far (uncompressed: the string may be longer)
     message_kind current_kind_ = message_kind::text;
     bool current_compressed_ = false;
     wire::utf8_validator inflated_utf8_;  // inflated text is checked as it comes out of the inflater

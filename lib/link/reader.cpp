@@ -16,15 +16,11 @@ namespace {
 constexpr std::size_t read_size = 64 * 1024;
 // A frame with at least this much payload still to come is read straight into its message.
 constexpr std::size_t direct_threshold = 64 * 1024;
+// Assembled storage smaller than this is worth replacing with a large one the application is done
+// with.
+constexpr std::size_t reuse_below = 64 * 1024;
 // Reads in a row that found bytes at once before the reader lets other work run.
 constexpr unsigned max_reads_in_a_row = 16;
-// An assembled message's storage larger than this is not kept for the next one.
-constexpr std::size_t keep_assembled = 64 * 1024;
-
-std::string_view view(const std::string& s)
-{
-    return {s.data(), s.size()};
-}
 
 }  // namespace
 
@@ -90,9 +86,9 @@ asio::awaitable<error_code> reader::read()
     if (current_ && !current_compressed_ && begin_ == end_ &&
         (direct_end_ != 0 || decoder_.payload_remaining() >= direct_threshold)) {
         if (direct_end_ == 0) {
-            direct_at_ = current_->size();
+            direct_at_ = current_length_;
             direct_end_ = direct_at_ + static_cast<std::size_t>(decoder_.payload_remaining());
-            current_->resize(direct_end_);
+            room_for(direct_end_ - direct_at_);
         }
         auto* at = reinterpret_cast<unsigned char*>(current_->data()) + direct_at_;
         auto [ec, n] = co_await st_.io.read_some(asio::buffer(at, direct_end_ - direct_at_), true);
@@ -107,6 +103,8 @@ asio::awaitable<error_code> reader::read()
     // are large keeps it.
     if (begin_ == end_ && quiet_ && !last_read_filled_) {
         heap_.reset();
+        if (!current_) assembled_.clear();
+        st_.inbound.trim();
         data_ = small_.data();
         capacity_ = small_.size();
         begin_ = end_ = 0;
@@ -205,10 +203,9 @@ std::optional<disconnect> reader::on_data(const wire::decoded& d, bool in_place)
         current_ = &next_assembled();
         current_kind_ = d.kind;
         current_compressed_ = d.compressed;
+        current_length_ = 0;
         inflated_utf8_.reset();
-        if (!d.compressed)
-            current_->reserve(static_cast<std::size_t>(
-                std::min<std::uint64_t>(decoder_.message_size_announced(), st_.settings.max_message_size)));
+        if (d.compressed) current_->clear();  // the inflater appends
     }
     if (current_compressed_) {
         const std::size_t before = current_->size();
@@ -227,15 +224,29 @@ std::optional<disconnect> reader::on_data(const wire::decoded& d, bool in_place)
                 return fail(wire::close_code::bad_payload,
                             error_disconnect(disconnect_kind::protocol, protocol_error::invalid_utf8));
         }
-    } else if (!in_place) {
-        current_->append(reinterpret_cast<const char*>(d.payload.data()), d.payload.size());
+    } else {
+        if (!in_place) std::memcpy(room_for(d.payload.size()), d.payload.data(), d.payload.size());
+        current_length_ += d.payload.size();
     }
     if (d.message_ends) {
-        batch_.push_back({current_kind_, view(*current_), current_});
+        const std::size_t length = current_compressed_ ? current_->size() : current_length_;
+        batch_.push_back({current_kind_, {current_->data(), length}, current_});
         current_ = nullptr;
         st_.healthy = true;
     }
     return std::nullopt;
+}
+
+unsigned char* reader::room_for(std::size_t n)
+{
+    // The string keeps the size it once had: growing fills only what is new with zeros, and a
+    // link streaming large messages fills (and faults in) its storage once, not per message.
+    if (current_->size() < current_length_ + n) {
+        const std::size_t announced = static_cast<std::size_t>(
+            std::min<std::uint64_t>(decoder_.message_size_announced(), st_.settings.max_message_size));
+        current_->resize(std::max(current_length_ + n, announced));
+    }
+    return reinterpret_cast<unsigned char*>(current_->data()) + current_length_;
 }
 
 std::optional<disconnect> reader::fail(std::uint16_t code, disconnect why)
@@ -250,12 +261,8 @@ void reader::deliver()
     // What the messages (or pings) just read asked for goes out now: a reply, a pong.
     if (!batch_.empty() || !st_.controls.empty()) st_.out->write_now();
     batch_.clear();
-    // The storage of delivered messages is free again; a message still being assembled keeps its own.
-    for (std::size_t i = 0; i < assembled_used_; ++i) {
-        std::string& s = *assembled_[i];
-        if (&s == current_) continue;
-        if (s.capacity() > keep_assembled) std::string().swap(s);
-    }
+    // The storage of delivered messages is free again (kept while the link streams: it goes when
+    // the link turns quiet); a message still being assembled keeps its own.
     if (current_ && current_ != assembled_[0].get()) {
         std::swap(*assembled_[0], *current_);
         current_ = assembled_[0].get();
@@ -267,7 +274,11 @@ std::string& reader::next_assembled()
 {
     if (assembled_used_ == assembled_.size()) assembled_.push_back(std::make_unique<std::string>());
     std::string& s = *assembled_[assembled_used_++];
-    s.clear();
+    // A slot whose string went to the application gets one the application has finished with.
+    if (s.capacity() < reuse_below) {
+        s.clear();
+        st_.inbound.reuse_storage(s);
+    }
     return s;
 }
 
