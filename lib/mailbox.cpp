@@ -1,6 +1,7 @@
 #include "mailbox.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace tether::detail {
@@ -140,6 +141,9 @@ constexpr std::size_t max_spare_bytes = 1024 * 1024;
 // next one: it is neither allocated nor faulted in again.
 constexpr std::size_t reuse_threshold = 64 * 1024;
 constexpr std::size_t max_spare_strings = 2;
+// A message read whole into the reader's buffer and at least this large is copied into a string
+// of its own rather than into the batch's buffer.
+constexpr std::size_t own_storage_threshold = 16 * 1024;
 }  // namespace
 
 inbox::~inbox()
@@ -258,15 +262,29 @@ void inbox::cancel(std::uint64_t id)
 void inbox::push(std::span<const inbound_message> messages)
 {
     if (messages.empty()) return;
+    // Small messages are copied into the batch's one buffer; a large one gets a string of its own
+    // (storage the application is done with, when there is some), which a receiver taking it as a
+    // `message` gets without a second copy; assembled ones are moved.
+    std::size_t bytes = 0, large = 0;
+    for (const auto& m : messages) {
+        if (m.storage) continue;
+        if (m.payload.size() >= own_storage_threshold)
+            ++large;
+        else
+            bytes += m.payload.size();
+    }
     batch* b;
+    std::array<std::string, max_spare_strings> spares;
+    std::size_t spares_taken = 0;
     {
         std::lock_guard lock(mutex_);
         b = take_spare_locked();
+        while (spares_taken < large && !spare_strings_.empty()) {
+            spares[spares_taken++].swap(spare_strings_.back());
+            spare_strings_.pop_back();
+        }
     }
-    // The batch is built outside the lock: payloads copied into one buffer, assembled ones moved.
-    std::size_t bytes = 0;
-    for (const auto& m : messages)
-        if (!m.storage) bytes += m.payload.size();
+    // The batch is built outside the lock.
     if (b->capacity < bytes) {
         b->capacity = std::max(bytes, 2 * b->capacity);
         b->bytes.reset(new unsigned char[b->capacity]);
@@ -279,6 +297,13 @@ void inbox::push(std::span<const inbound_message> messages)
             m.storage->resize(m.payload.size());  // the reader's storage may be longer than the message
             b->items.push_back(
                 {m.kind, 0, 0, b->storage.emplace_back(std::make_unique<std::string>(std::move(*m.storage))).get()});
+            continue;
+        }
+        if (m.payload.size() >= own_storage_threshold) {
+            std::string own;
+            if (spares_taken) own.swap(spares[--spares_taken]);
+            own.assign(m.payload);
+            b->items.push_back({m.kind, 0, 0, b->storage.emplace_back(std::make_unique<std::string>(std::move(own))).get()});
             continue;
         }
         std::memcpy(b->bytes.get() + at, m.payload.data(), m.payload.size());

@@ -150,6 +150,7 @@ private:
     std::unique_ptr<unsigned char[]> heap_;
     unsigned char* data_ = small_.data();
     std::size_t capacity_ = small_.size(), begin_ = 0, end_ = 0;
+    std::size_t read_size_ = 64 * 1024;  // room for each read into the heap buffer (grows for large messages)
     // Messages of this read: views into data_ or into `assembled_`.
     std::vector<inbound_message> batch_;
     // Messages built from fragments, inflated, or read in place (each in a string of its own, so

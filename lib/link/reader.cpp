@@ -6,14 +6,19 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <limits>
 
 namespace tether::detail {
 namespace {
 
-// At least this much room for every read into the buffer.
-constexpr std::size_t read_size = 64 * 1024;
+// At least this much room for every read into the buffer, to begin with.
+constexpr std::size_t min_read_size = 64 * 1024;
+// Reads grow to hold this many messages of the largest size that had to be assembled from two
+// reads, up to max_read_size: only one message in that many is then copied together.
+constexpr std::size_t messages_per_read = 8;
+constexpr std::size_t max_read_size = 1024 * 1024;
 // A frame with at least this much payload still to come is read straight into its message.
 constexpr std::size_t direct_threshold = 64 * 1024;
 // Assembled storage smaller than this is worth replacing with a large one the application is done
@@ -31,7 +36,7 @@ reader::reader(link_state& st, wire::deflate_codec* codec, std::string leftover)
     // Frames the server sent in the same segment as its 101 (usually a small hello: it fits the
     // small buffer, and a fresh link allocates nothing more).
     if (leftover.size() > small_.size()) {
-        capacity_ = leftover.size() + read_size;
+        capacity_ = leftover.size() + read_size_;
         heap_.reset(new unsigned char[capacity_]);
         data_ = heap_.get();
     }
@@ -103,6 +108,7 @@ asio::awaitable<error_code> reader::read()
     // are large keeps it.
     if (begin_ == end_ && quiet_ && !last_read_filled_) {
         heap_.reset();
+        read_size_ = min_read_size;
         if (!current_) assembled_.clear();
         st_.inbound.trim();
         data_ = small_.data();
@@ -117,15 +123,15 @@ asio::awaitable<error_code> reader::read()
         co_return error_code{};
     }
     if (begin_ == end_) begin_ = end_ = 0;
-    if (!heap_ || capacity_ - end_ < read_size) {
+    if (!heap_ || capacity_ - end_ < read_size_) {
         // Keep what is left of a partial frame, at the front of a buffer with room for a full read.
         const std::size_t kept = end_ - begin_;
-        if (!heap_ || capacity_ < kept + read_size) {
-            std::unique_ptr<unsigned char[]> bigger(new unsigned char[kept + read_size]);
+        if (!heap_ || capacity_ < kept + read_size_) {
+            std::unique_ptr<unsigned char[]> bigger(new unsigned char[kept + read_size_]);
             if (kept) std::memcpy(bigger.get(), data_ + begin_, kept);
             heap_ = std::move(bigger);
             data_ = heap_.get();
-            capacity_ = kept + read_size;
+            capacity_ = kept + read_size_;
         } else if (kept) {
             std::memmove(data_, data_ + begin_, kept);
         }
@@ -230,6 +236,9 @@ std::optional<disconnect> reader::on_data(const wire::decoded& d, bool in_place)
     }
     if (d.message_ends) {
         const std::size_t length = current_compressed_ ? current_->size() : current_length_;
+        // A message copied together from two reads: larger reads make that rare.
+        if (!in_place && !current_compressed_)
+            read_size_ = std::clamp(std::bit_ceil(length * messages_per_read), read_size_, max_read_size);
         batch_.push_back({current_kind_, {current_->data(), length}, current_});
         current_ = nullptr;
         st_.healthy = true;

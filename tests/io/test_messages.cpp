@@ -37,6 +37,23 @@ std::string bytes(std::size_t n, unsigned seed)
     return out;
 }
 
+// A server's frame holding all of `m`: FIN, unmasked, the shortest length encoding.
+std::string frame(const message& m)
+{
+    std::string out(1, static_cast<char>(m.kind == message_kind::text ? 0x81 : 0x82));
+    const std::size_t n = m.payload.size();
+    if (n < 126) {
+        out += static_cast<char>(n);
+    } else if (n < 65536) {
+        out += static_cast<char>(126);
+        for (int shift = 8; shift >= 0; shift -= 8) out += static_cast<char>(n >> shift);
+    } else {
+        out += static_cast<char>(127);
+        for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>(n >> shift);
+    }
+    return out + m.payload;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(client_messages)
@@ -72,6 +89,78 @@ BOOST_AUTO_TEST_CASE(text_and_binary_travel_unchanged_both_ways)
     });
     BOOST_TEST(c.stats().messages_sent == sent.size());
     BOOST_TEST(c.stats().messages_received == sent.size());
+}
+
+BOOST_AUTO_TEST_CASE(a_burst_of_large_messages_arrives_whole_however_the_reads_cut_it)
+{
+    // Sizes around the reader's thresholds (a read's 64 KiB, the inbox's own-storage 16 KiB, the
+    // direct read of a large frame's rest), sent back to back: frames straddle reads, sit whole in
+    // one, or are read in place; the read size grows; storage is recycled between messages.
+    const std::vector<std::size_t> sizes{100,   16383, 16384, 65535, 65536, 65546, 3,
+                                         70000, 200000, 0,    40000, 131072, 1};
+    std::vector<message> script;
+    for (unsigned round = 0; round < 6; ++round)
+        for (std::size_t i = 0; i < sizes.size(); ++i)
+            script.push_back(binary(bytes(sizes[i], round * 100 + static_cast<unsigned>(i))));
+    // One single-frame message each (Beast's server would cut large ones into fragments), all in
+    // one write.
+    std::string frames;
+    for (const auto& m : script) frames += frame(m);
+    auto serve = [&](server_connection& c) -> asio::awaitable<void> {
+        co_await c.async_accept();
+        co_await c.async_send_raw(frames);
+        co_await c.async_echo();
+    };
+
+    // Taken by the application as messages, with a small inbox: the reader pauses and resumes.
+    {
+        asio::io_context ioc;
+        test_server server(ioc.get_executor(), serve);
+        client_config cfg = fast_config(server.url());
+        cfg.receive_buffer_capacity = 4;
+        client c(ioc.get_executor(), cfg);
+        run(ioc, [&]() -> asio::awaitable<void> {
+            co_await c.async_connect(use_tuple);
+            std::size_t next = 0;
+            while (next < script.size()) {
+                if (next % 2 == 0) {
+                    auto [ec, m] = co_await c.async_receive_raw(use_tuple);
+                    BOOST_REQUIRE(!ec);
+                    BOOST_TEST((m == script[next]), "message " << next);
+                    ++next;
+                    continue;
+                }
+                auto [ec, batch] = co_await c.async_receive_raw_some(3, use_tuple);
+                BOOST_REQUIRE(!ec);
+                for (const auto& m : batch) {
+                    BOOST_REQUIRE(next < script.size());
+                    BOOST_TEST((m == script[next]), "message " << next);
+                    ++next;
+                }
+            }
+            co_await c.async_close(use_tuple);
+        });
+    }
+    // Seen in place by a callback.
+    {
+        asio::io_context ioc;
+        test_server server(ioc.get_executor(), serve);
+        std::size_t next = 0;
+        client_callbacks cb;
+        cb.on_raw_message = [&](const message_view& m) {
+            BOOST_REQUIRE(next < script.size());
+            BOOST_TEST((m.kind == script[next].kind));
+            BOOST_TEST((m.payload == script[next].payload), "message " << next);
+            ++next;
+        };
+        client c(ioc.get_executor(), fast_config(server.url()), cb);
+        run(ioc, [&]() -> asio::awaitable<void> {
+            co_await c.async_connect(use_tuple);
+            while (next < script.size()) co_await pause(1ms);
+            co_await c.async_close(use_tuple);
+        });
+        BOOST_TEST(next == script.size());
+    }
 }
 
 BOOST_AUTO_TEST_CASE(json_and_raw_receives_take_from_one_inbox_in_order)
