@@ -64,6 +64,33 @@ void take(result& r, const window& w)
     r.cpu_seconds = w.cpu_seconds;
 }
 
+// A receive case as an application writes it: a coroutine that takes messages with
+// `receive(client, window)` until the window closes, errors as exceptions, then closes the client.
+template <class Receive>
+result receive_awaiting(const case_params& p, const std::string& target, Receive receive)
+{
+    asio::io_context ioc(1);
+    result r;
+    bool finished = false;
+    window w{.seconds = p.seconds};
+    auto c = std::make_unique<tether::client>(ioc.get_executor(), config_for(p, target));
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            try {
+                co_await receive(*c, w);
+            } catch (const boost::system::system_error& e) {
+                if (r.error.empty()) r.error = std::string("receive: ") + e.what();
+                co_return;
+            }
+            c->async_close([](tether::error_code) {});
+        },
+        asio::detached);
+    run_client(ioc, c, finished, r, limit_for(p));
+    take(r, w);
+    return r;
+}
+
 }  // namespace
 
 result tether_receive_callback(const case_params& p)
@@ -87,66 +114,28 @@ result tether_receive_callback(const case_params& p)
 
 result tether_receive_await(const case_params& p)
 {
-    asio::io_context ioc(1);
-    result r;
-    bool finished = false;
-    window w{.seconds = p.seconds};
-    auto c =
-        std::make_unique<tether::client>(ioc.get_executor(), config_for(p, "/recv?size=" + std::to_string(p.size)));
-    asio::co_spawn(
-        ioc,
-        [&]() -> asio::awaitable<void> {
-            // As an application writes it: `co_await c.async_receive()`, errors as exceptions.
-            try {
-                for (;;) {
-                    const boost::json::value message = co_await c->async_receive();
-                    if (w.count()) break;
-                }
-            } catch (const boost::system::system_error& e) {
-                if (r.error.empty()) r.error = std::string("receive: ") + e.what();
-                co_return;
-            }
-            c->async_close([](tether::error_code) {});
-        },
-        asio::detached);
-    run_client(ioc, c, finished, r, limit_for(p));
-    take(r, w);
-    return r;
+    return receive_awaiting(p, "/recv?size=" + std::to_string(p.size),
+                            [](tether::client& c, window& w) -> asio::awaitable<void> {
+                                for (;;) {
+                                    const boost::json::value message = co_await c.async_receive();
+                                    if (w.count()) break;
+                                }
+                            });
 }
 
 result tether_receive_some(const case_params& p)
 {
-    asio::io_context ioc(1);
-    result r;
-    bool finished = false;
-    window w{.seconds = p.seconds};
-    auto c =
-        std::make_unique<tether::client>(ioc.get_executor(), config_for(p, "/recv?size=" + std::to_string(p.size)));
-    asio::co_spawn(
-        ioc,
-        [&]() -> asio::awaitable<void> {
-            // The batch form: every buffered message, up to 64, per co_await; each one counts.
-            try {
-                for (bool done = false; !done;) {
-                    const std::vector<boost::json::value> batch = co_await c->async_receive_some(64);
-                    for (const boost::json::value& message : batch) {
-                        (void)message;
-                        if (w.count()) {
-                            done = true;
-                            break;
-                        }
-                    }
-                }
-            } catch (const boost::system::system_error& e) {
-                if (r.error.empty()) r.error = std::string("receive: ") + e.what();
-                co_return;
-            }
-            c->async_close([](tether::error_code) {});
-        },
-        asio::detached);
-    run_client(ioc, c, finished, r, limit_for(p));
-    take(r, w);
-    return r;
+    // The batch form: every buffered message, up to 64, per co_await; each one counts.
+    return receive_awaiting(p, "/recv?size=" + std::to_string(p.size),
+                            [](tether::client& c, window& w) -> asio::awaitable<void> {
+                                for (;;) {
+                                    const std::vector<boost::json::value> batch = co_await c.async_receive_some(64);
+                                    for (const boost::json::value& message : batch) {
+                                        (void)message;
+                                        if (w.count()) co_return;
+                                    }
+                                }
+                            });
 }
 
 result tether_receive_raw_callback(const case_params& p)
@@ -173,31 +162,16 @@ result tether_receive_raw_callback(const case_params& p)
 
 result tether_receive_raw_await(const case_params& p)
 {
-    asio::io_context ioc(1);
-    result r;
-    bool finished = false;
-    window w{.seconds = p.seconds};
     binary_check check{.size = p.size};
-    auto c = std::make_unique<tether::client>(ioc.get_executor(),
-                                              config_for(p, "/recv?kind=binary&size=" + std::to_string(p.size)));
-    asio::co_spawn(
-        ioc,
-        [&]() -> asio::awaitable<void> {
-            try {
-                for (;;) {
-                    const tether::message m = co_await c->async_receive_raw();
-                    check.touch(m.kind == tether::message_kind::binary, m.payload.data(), m.payload.size());
-                    if (w.count()) break;
-                }
-            } catch (const boost::system::system_error& e) {
-                if (r.error.empty()) r.error = std::string("receive: ") + e.what();
-                co_return;
-            }
-            c->async_close([](tether::error_code) {});
-        },
-        asio::detached);
-    run_client(ioc, c, finished, r, limit_for(p));
-    take(r, w);
+    result r = receive_awaiting(p, "/recv?kind=binary&size=" + std::to_string(p.size),
+                                [&check](tether::client& c, window& w) -> asio::awaitable<void> {
+                                    for (;;) {
+                                        const tether::message m = co_await c.async_receive_raw();
+                                        check.touch(m.kind == tether::message_kind::binary, m.payload.data(),
+                                                    m.payload.size());
+                                        if (w.count()) break;
+                                    }
+                                });
     if (r.error.empty()) r.error = check.error();
     return r;
 }
