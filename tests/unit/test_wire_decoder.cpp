@@ -1,6 +1,7 @@
 // The frame decoder, a sans-I/O state machine: rows of server bytes and the events they must give,
 // each fed whole, split in two at every point and one byte at a time (the same events every way),
 // and then some sequences stepped by hand, event by event.
+#include "bytes.hpp"
 #include "wire/decoder.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -14,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-using bytes = std::vector<unsigned char>;
+using tether::test::bytes;
 using namespace std::string_view_literals;
 using tether::message_kind;
 using tether::protocol_error;

@@ -1,6 +1,7 @@
 // The frame encoder and client masking: header bytes for every length form and bit, the key where
 // RFC 6455 5.2 puts it, payloads that unmask back, close payloads cut at a character boundary;
 // the word-at-a-time masking against a byte loop; the key source.
+#include "bytes.hpp"
 #include "wire/decoder.hpp"
 #include "wire/encoder.hpp"
 #include "wire/mask.hpp"
@@ -17,7 +18,8 @@
 #include <string_view>
 #include <vector>
 
-using bytes = std::vector<unsigned char>;
+using tether::test::bytes;
+using tether::test::hex;
 using namespace std::string_view_literals;
 using tether::wire::mask_key;
 using tether::wire::opcode;
@@ -38,18 +40,6 @@ bytes reference_mask(std::span<const unsigned char> in, mask_key k, std::size_t 
 {
     bytes out(in.size());
     for (std::size_t i = 0; i < in.size(); ++i) out[i] = in[i] ^ k[(phase + i) % 4];
-    return out;
-}
-
-std::string hex(std::span<const unsigned char> s)
-{
-    static constexpr char digits[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char b : s) {
-        if (!out.empty()) out += ' ';
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
     return out;
 }
 

@@ -2,6 +2,7 @@
 // value, the upgrade request, the checks on the server's 101, the extension negotiation, and the
 // compression state of a connection (round trips, RFC 7692's examples, the size limit against a
 // compression bomb, data that does not inflate).
+#include "bytes.hpp"
 #include "wire/deflate.hpp"
 #include "wire/handshake.hpp"
 
@@ -21,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-using bytes = std::vector<unsigned char>;
+using tether::test::bytes;
 using tether::error_code;
 using tether::protocol_error;
 using tether::wire::deflate_codec;

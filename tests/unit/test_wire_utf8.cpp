@@ -1,6 +1,7 @@
 // The incremental UTF-8 validator against a reference written another way: the validator is a
 // byte-at-a-time state machine, the reference computes each sequence's code point and asks
 // whether any completion of it could still be a valid scalar value (RFC 3629 4).
+#include "bytes.hpp"
 #include "wire/utf8.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -11,7 +12,8 @@
 #include <string>
 #include <vector>
 
-using bytes = std::vector<unsigned char>;
+using tether::test::bytes;
+using tether::test::hex;
 using tether::wire::is_valid_utf8;
 using tether::wire::utf8_validator;
 
@@ -117,18 +119,6 @@ bytes operator+(bytes a, const bytes& b)
 {
     a.insert(a.end(), b.begin(), b.end());
     return a;
-}
-
-std::string hex(std::span<const unsigned char> s)
-{
-    static constexpr char digits[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char b : s) {
-        if (!out.empty()) out += ' ';
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
 }
 
 // Every way of feeding `s` agrees with the reference; the first disagreement, described, or "".
