@@ -17,6 +17,11 @@ disconnect close_frame_disconnect(std::uint16_t code, std::string reason)
 
 disconnect http_status_disconnect(unsigned status, std::string_view retry_after)
 {
+    // Three digits that are no status (RFC 9110 15: 1xx to 5xx): the server does not speak HTTP.
+    if (status < 100 || status > 599)
+        return {.kind = disconnect_kind::protocol,
+                .error = protocol_error::bad_upgrade,
+                .reason = "upgrade answered with " + std::to_string(status) + ", not an HTTP status"};
     error e = error::upgrade_rejected;
     if (status == 401 || status == 403) e = error::unauthorized;
     if (status == 404) e = error::session_not_found;

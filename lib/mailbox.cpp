@@ -306,7 +306,7 @@ void inbox::push(std::span<const inbound_message> messages)
             b->items.push_back({m.kind, 0, 0, b->storage.emplace_back(std::make_unique<std::string>(std::move(own))).get()});
             continue;
         }
-        std::memcpy(b->bytes.get() + at, m.payload.data(), m.payload.size());
+        if (!m.payload.empty()) std::memcpy(b->bytes.get() + at, m.payload.data(), m.payload.size());
         b->items.push_back(
             {m.kind, static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(m.payload.size()), nullptr});
         at += m.payload.size();

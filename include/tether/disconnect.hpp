@@ -61,6 +61,7 @@ struct disconnect {
 disconnect close_frame_disconnect(std::uint16_t code, std::string reason);
 
 /// A disconnect caused by an upgrade answered with `status`; `retry_after` is the raw header value.
+/// A status outside 100-599 is no HTTP status: a protocol failure (`protocol_error::bad_upgrade`).
 disconnect http_status_disconnect(unsigned status, std::string_view retry_after = {});
 
 /// A disconnect caused by a proxy answering CONNECT with `status` (407, or 401 as some proxies

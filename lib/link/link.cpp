@@ -19,7 +19,7 @@ void link_state::send_control(wire::opcode op, std::span<const unsigned char> pa
     control_frame f;
     f.op = op;
     f.size = static_cast<std::uint8_t>(payload.size());
-    std::memcpy(f.payload.data(), payload.data(), payload.size());
+    if (!payload.empty()) std::memcpy(f.payload.data(), payload.data(), payload.size());
     controls.push_back(f);
     control_bytes += payload.size() + 2;
     sends.wake();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <limits>
 
 namespace tether::wire {
 namespace {
@@ -103,6 +104,8 @@ error_code deflate_codec::inflate(std::span<const unsigned char> in, bool messag
 {
     // A failed inflater stays failed: Beast's makes no progress after an error.
     if (failed_) return protocol_error::bad_compression;
+    // One byte past the limit shows that the message passed it (no limit: SIZE_MAX, not 0).
+    const std::size_t cap = limit == std::numeric_limits<std::size_t>::max() ? limit : limit + 1;
     auto run = [&](const unsigned char* data, std::size_t size) -> error_code {
         zlib::z_params zs;
         zs.next_in = data;
@@ -111,11 +114,11 @@ error_code deflate_codec::inflate(std::span<const unsigned char> in, bool messag
             // Grow the output in steps, never past the limit plus one byte (to detect passing
             // it), and reserve exactly, so that a bomb cannot make the string double past it.
             const std::size_t used = out.size();
-            const std::size_t room = std::min<std::size_t>(std::max<std::size_t>(used, 4096), limit + 1 - used);
+            const std::size_t room = std::min<std::size_t>(std::max<std::size_t>(used, 4096), cap - used);
             if (out.capacity() < used + room) {
                 // std::string's own growth would double past the limit: a fresh one, sized exactly.
                 std::string bigger;
-                bigger.reserve(std::min(std::max(2 * out.capacity(), used + room), limit + 1));
+                bigger.reserve(std::min(std::max(2 * out.capacity(), used + room), cap));
                 bigger.append(out);
                 out.swap(bigger);
             }

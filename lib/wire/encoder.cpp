@@ -44,7 +44,7 @@ std::size_t write_close_payload(unsigned char* out, std::uint16_t code, std::str
     // Cut back to a character boundary, so that the peer sees valid UTF-8.
     const auto* r = reinterpret_cast<const unsigned char*>(reason.data());
     while (n > 0 && !is_valid_utf8({r, n})) --n;
-    std::memcpy(out + 2, r, n);
+    if (n) std::memcpy(out + 2, r, n);  // an empty reason may have no data() at all
     return 2 + n;
 }
 

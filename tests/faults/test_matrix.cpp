@@ -35,6 +35,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/json/parse.hpp>
 
@@ -607,23 +608,26 @@ BOOST_AUTO_TEST_CASE(endless_continuation_fragments_are_bounded)
     constexpr std::uint64_t cap = 256u * 1024 * 1024;
     auto script = [&](raw::connection& c) -> asio::awaitable<void> {
         bool stop = false;
-        // The flood: one text fragment without FIN, then continuations without end.
-        asio::co_spawn(
-            c.stream().get_executor(),
-            [&]() -> asio::awaitable<void> {
-                std::string batch = raw::frame(0x01, std::string(1000, 'a'));
-                std::string more;
-                for (int i = 0; i < 64; ++i) more += raw::frame(0x00, std::string(1000, 'a'));
-                while (!stop && written < cap) {
-                    const auto ec = co_await c.async_write(batch);
-                    if (ec) break;
-                    written += batch.size();
-                    batch = more;
-                }
-            },
-            asio::detached);
-        code = co_await c.async_read_close_code();
-        stop = true;
+        // The flood: one text fragment without FIN, then continuations without end, until the
+        // client's close frame arrives (or a write fails: the client hung up).
+        auto flood = [&]() -> asio::awaitable<void> {
+            std::string batch = raw::frame(0x01, std::string(1000, 'a'));
+            std::string more;
+            for (int i = 0; i < 64; ++i) more += raw::frame(0x00, std::string(1000, 'a'));
+            while (!stop && written < cap) {
+                const auto ec = co_await c.async_write(batch);
+                if (ec) break;
+                written += batch.size();
+                batch = more;
+            }
+        };
+        auto read_close = [&]() -> asio::awaitable<void> {
+            code = co_await c.async_read_close_code();
+            stop = true;
+        };
+        // Both end before the script does: neither outlives the locals it uses.
+        using namespace asio::experimental::awaitable_operators;
+        co_await (flood() && read_close());
     };
     const auto out = raw_row(script, [](client_config& cfg) { cfg.max_message_size = 256 * 1024; });
     BOOST_TEST((out.why.kind == disconnect_kind::message_too_big));

@@ -34,6 +34,16 @@ BOOST_AUTO_TEST_CASE(close_codes_map_to_errors_and_classes)
             BOOST_TEST((tether::classify(d) == r.cls));
         }
     }
+    // Three digits that are no HTTP status: the server does not speak HTTP.
+    for (unsigned status : {0u, 99u, 600u, 999u}) {
+        BOOST_TEST_CONTEXT("status " << status)
+        {
+            const auto d = tether::http_status_disconnect(status);
+            BOOST_TEST((d.kind == tether::disconnect_kind::protocol));
+            BOOST_TEST((d.error == tether::protocol_error::bad_upgrade));
+            BOOST_TEST(d.http_status == 0u);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(http_statuses_map_to_errors_and_classes)
