@@ -10,6 +10,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -49,6 +50,32 @@ bool round_trips(const json::value& v, int depth = 0)
     return true;
 }
 
+// Equality, except that two NaNs are equal: Boost.JSON 1.81 parses a zero mantissa with an
+// exponent past double's range (0e808) as 0 times infinity, NaN, in the reference and in the
+// adapter alike, and NaN equals nothing.
+bool same_value(const json::value& a, const json::value& b)
+{
+    if (a.is_double() && b.is_double() && std::isnan(a.get_double()) && std::isnan(b.get_double())) return true;
+    if (a.kind() != b.kind()) return false;
+    if (const auto* obj = a.if_object()) {
+        const auto& other = b.get_object();
+        if (obj->size() != other.size()) return false;
+        for (const auto& kv : *obj) {
+            const auto* v = other.if_contains(kv.key());
+            if (!v || !same_value(kv.value(), *v)) return false;
+        }
+        return true;
+    }
+    if (const auto* arr = a.if_array()) {
+        const auto& other = b.get_array();
+        if (arr->size() != other.size()) return false;
+        for (std::size_t i = 0; i < arr->size(); ++i)
+            if (!same_value((*arr)[i], other[i])) return false;
+        return true;
+    }
+    return a == b;
+}
+
 // Some string inside `v` (valid UTF-8, since the parser accepted it) to use as a request id.
 std::string some_string(const json::value& v, int depth = 0)
 {
@@ -77,11 +104,12 @@ void check_one(tether::message_adapter& adapter, std::string_view text)
     require((in.status == tether::inbound_status::malformed) == bool(ec), "malformed disagrees with json::parse");
     require(bool(in.error) == (in.status == tether::inbound_status::malformed), "error set exactly when malformed");
     if (ec) return;
-    require((in.status == tether::inbound_status::delivered) == typed_object(reference), "delivered disagrees with the shape");
+    require((in.status == tether::inbound_status::delivered) == typed_object(reference),
+            "delivered disagrees with the shape");
     if (in.status != tether::inbound_status::delivered) {
         require(in.value.is_null(), "a value handed out for a message not delivered");
     } else {
-        require(in.value == reference, "the delivered value differs from json::parse");
+        require(same_value(in.value, reference), "the delivered value differs from json::parse");
     }
 
     // A request id taken from the value.
@@ -93,9 +121,11 @@ void check_one(tether::message_adapter& adapter, std::string_view text)
     const json::value* type = obj ? obj->if_contains("type") : nullptr;
     const json::value* resp = obj ? obj->if_contains("response") : nullptr;
     const json::value* rid = resp && resp->is_object() ? resp->get_object().if_contains("request_id") : nullptr;
-    const bool shaped = type && type->is_string() && type->get_string() == "control_response" && rid && rid->is_string();
+    const bool shaped =
+        type && type->is_string() && type->get_string() == "control_response" && rid && rid->is_string();
     const std::string own = shaped ? std::string(rid->get_string()) : id;
-    require(tether::is_control_response_for(reference, own) == shaped, "is_control_response_for disagrees with the shape");
+    require(tether::is_control_response_for(reference, own) == shaped,
+            "is_control_response_for disagrees with the shape");
 
     if (!round_trips(reference)) return;
 
@@ -108,7 +138,8 @@ void check_one(tether::message_adapter& adapter, std::string_view text)
             "a control request changed in the round trip");
     require(!tether::is_control_response_for(back.value, id), "a control request matched as a response");
 
-    const json::object response{{"type", "control_response"}, {"response", {{"request_id", id}, {"payload", reference}}}};
+    const json::object response{{"type", "control_response"},
+                                {"response", {{"request_id", id}, {"payload", reference}}}};
     const tether::inbound answer = adapter.adapt(json::serialize(response));
     require(answer.status == tether::inbound_status::delivered, "a control response did not survive the round trip");
     require(tether::is_control_response_for(answer.value, id), "a control response did not match its own id");

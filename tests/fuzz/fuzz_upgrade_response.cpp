@@ -48,9 +48,22 @@ void check_pure_functions(std::string_view input)
     const std::string_view value = input.substr(0, 64);
     require(tether::parse_retry_after(value) == plain_retry_after(value), "parse_retry_after disagrees");
 
-    const unsigned status = input.size() >= 2 ? (static_cast<unsigned char>(input[0]) << 8 | static_cast<unsigned char>(input[1])) % 1000 : 0;
+    const unsigned status =
+        input.size() >= 2 ? (static_cast<unsigned char>(input[0]) << 8 | static_cast<unsigned char>(input[1])) % 1000
+                          : 0;
     const auto d = tether::http_status_disconnect(status, value);
-    require(d.kind == tether::disconnect_kind::http_status && d.http_status == status, "http_status_disconnect: kind or status");
+    require(!tether::describe(d).empty(), "describe");
+    if (status < 100 || status > 599) {
+        // No HTTP status at all (RFC 9110 15): a protocol failure, not a rejection.
+        require(d.kind == tether::disconnect_kind::protocol && d.http_status == 0,
+                "http_status_disconnect: a status outside 100-599 taken for one");
+        require(d.error == make_error_code(tether::protocol_error::bad_upgrade), "http_status_disconnect: error");
+        require(!d.retry_after, "http_status_disconnect: retry_after without a status");
+        require(tether::classify(d) == tether::failure_class::transient, "classify of a response without a status");
+        return;
+    }
+    require(d.kind == tether::disconnect_kind::http_status && d.http_status == status,
+            "http_status_disconnect: kind or status");
     require(d.retry_after == plain_retry_after(value), "http_status_disconnect: retry_after");
     tether::error e = tether::error::upgrade_rejected;
     if (status == 401 || status == 403) e = tether::error::unauthorized;
@@ -61,7 +74,6 @@ void check_pure_functions(std::string_view input)
     if (status == 404) c = tether::failure_class::not_found;
     if (status == 429 || status == 503) c = tether::failure_class::throttled;
     require(tether::classify(d) == c, "classify of an HTTP status");
-    require(!tether::describe(d).empty(), "describe");
 }
 
 }  // namespace
@@ -82,7 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     boost::system::error_code ec;
     std::size_t header_size = 0;
     while (!ec && !parser.is_header_done() && header_size < r.sent.size()) {
-        const std::size_t n = parser.put(boost::asio::buffer(r.sent.data() + header_size, r.sent.size() - header_size), ec);
+        const std::size_t n =
+            parser.put(boost::asio::buffer(r.sent.data() + header_size, r.sent.size() - header_size), ec);
         if (n == 0) break;
         header_size += n;
     }
@@ -103,6 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else {
         require(header_ok && parser.get().result_int() == 101, "connected without a 101");
     }
-    tether::fuzz::check_established_link(o, r, header_ok ? std::string_view(r.sent).substr(header_size) : std::string_view());
+    tether::fuzz::check_established_link(o, r,
+                                         header_ok ? std::string_view(r.sent).substr(header_size) : std::string_view());
     return 0;
 }
