@@ -2,11 +2,19 @@
 
 #include <boost/json/monotonic_resource.hpp>
 
+#include <algorithm>
 #include <limits>
 
 namespace tether::detail {
 
 namespace json = boost::json;
+
+namespace {
+
+// The most a batch receive's arena reserves up front for the values it guesses will follow.
+constexpr std::size_t max_arena_guess = 1024 * 1024;
+
+}  // namespace
 
 delivery::delivery(asio::any_io_executor ex, asio::any_io_executor strand, const client_config& cfg, notifier& events,
                    counters& stats, send_queue& sends)
@@ -170,10 +178,14 @@ std::size_t delivery::take(std::vector<json::value>& out, std::size_t max)
         const std::size_t got = inbox_->try_pop_some({chunk, std::min<std::size_t>(std::size(chunk), max - n)});
         if (got == 0) break;
         if (!arena) {
+            // Room for the whole batch at the first chunk's sizes, guessed up to a bound: past it
+            // the arena grows as values need (a batch of 64 messages of 1 MiB, taken one at a
+            // time, would otherwise map 128 MiB for each).
             std::size_t bytes = 0;
             for (std::size_t i = 0; i < got; ++i) bytes += chunk[i].payload.size();
-            arena.emplace(
-                json::make_shared_resource<json::monotonic_resource>(2 * bytes * std::max<std::size_t>(1, max / got)));
+            const std::size_t guess = 2 * bytes * std::max<std::size_t>(1, max / got);
+            arena.emplace(json::make_shared_resource<json::monotonic_resource>(
+                std::min(guess, std::max(2 * bytes, max_arena_guess))));
         }
         for (std::size_t i = 0; i < got; ++i) {
             inbox::entry& e = chunk[i];

@@ -8,6 +8,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
 namespace {
@@ -230,6 +231,40 @@ BOOST_AUTO_TEST_CASE(batch_forms_and_try_receive)
         BOOST_TEST(!c.try_receive_raw());
         auto [zero, none] = co_await c.async_receive_some(0, use_tuple);
         BOOST_TEST((zero == asio::error::invalid_argument));
+        co_await c.async_close(use_tuple);
+    });
+}
+
+// A batch's values share one arena, sized from the first messages up to a bound: large messages
+// taken in batches outgrow it, and every value must come out whole.
+BOOST_AUTO_TEST_CASE(batches_of_large_messages_come_out_whole)
+{
+    asio::io_context ioc;
+    const int total = 12;
+    const auto text_of = [](int i) { return std::string(300 * 1024 + static_cast<std::size_t>(i) * 4099, char('a' + i)); };
+    test_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
+        co_await c.async_accept();
+        for (int i = 0; i < total; ++i) {
+            const boost::json::object m{{"type", "m"}, {"i", i}, {"text", text_of(i)}, {"list", {i, "x", true}}};
+            co_await c.async_send(boost::json::serialize(m));
+        }
+        co_await c.async_echo();
+    });
+    client c(ioc.get_executor(), fast_config(server.url()));
+    run(ioc, [&]() -> asio::awaitable<void> {
+        co_await c.async_connect(use_tuple);
+        std::vector<boost::json::value> all;
+        while (all.size() < std::size_t(total)) {
+            auto [ec, batch] = co_await c.async_receive_some(64, use_tuple);
+            BOOST_REQUIRE(!ec);
+            for (auto& v : batch) all.push_back(std::move(v));  // values outlive their batch
+        }
+        for (int i = 0; i < total; ++i) {
+            const auto& m = all[static_cast<std::size_t>(i)].as_object();
+            BOOST_TEST(m.at("i") == i);
+            BOOST_TEST((m.at("text").as_string() == text_of(i)));
+            BOOST_TEST((m.at("list") == boost::json::array{i, "x", true}));
+        }
         co_await c.async_close(use_tuple);
     });
 }
