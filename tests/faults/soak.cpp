@@ -10,7 +10,12 @@
 // sent, but what the peer's kernel (here the proxy's) had already accepted still arrives. Those
 // "late" numbers are counted and reported; --strict fails on them.
 //
-//   fault_soak [--seconds N] [--seed S] [--strict]      exit status 0 when every check passed
+// The server acknowledges every 16th message it records with {"type":"ack","n":N}; the client
+// counts them, so that the client's read path runs under the faults too. With --deflate the
+// client offers permessage-deflate and the server accepts it: every message both ways is
+// compressed, and the run fails unless every connection offered it.
+//
+//   fault_soak [--seconds N] [--seed S] [--strict] [--deflate]   exit status 0 when every check passed
 #include <tether/client.hpp>
 #include <tether/testing/fault_proxy.hpp>
 
@@ -23,6 +28,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/json/parse.hpp>
 
@@ -46,6 +54,7 @@
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
+namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -90,7 +99,9 @@ struct server_record {
     std::uint64_t reordered = 0;   // below a number seen earlier on the same connection
     std::uint64_t late = 0;        // below a number seen earlier on a newer connection
     std::uint64_t connections = 0;
+    std::uint64_t offered_deflate = 0;  // connections whose upgrade request offered permessage-deflate
     int live = 0;
+    bool deflate = false;  // accept permessage-deflate
 
     // `last_here` is the last number seen on this server connection.
     void record(std::int64_t n, std::int64_t& last_here)
@@ -125,19 +136,37 @@ asio::awaitable<void> serve(tcp::socket socket, server_record& rec)
     opt.idle_timeout = websocket::stream_base::none();
     opt.keep_alive_pings = false;
     ws.set_option(opt);
-    auto [ec] = co_await ws.async_accept(nothrow);
+    if (rec.deflate) {
+        websocket::permessage_deflate pmd;
+        pmd.server_enable = true;
+        ws.set_option(pmd);
+    }
+    beast::flat_buffer buffer;
+    http::request<http::string_body> request;
+    auto [request_ec, request_size] = co_await http::async_read(ws.next_layer(), buffer, request, nothrow);
+    if (request_ec) co_return;
+    const bool offered = request[http::field::sec_websocket_extensions].find("permessage-deflate") != beast::string_view::npos;
+    auto [ec] = co_await ws.async_accept(request, nothrow);
     if (ec) co_return;
     ++rec.connections;
-    beast::flat_buffer buffer;
+    if (offered) ++rec.offered_deflate;
     std::int64_t last_here = -1;
+    std::uint64_t recorded_here = 0;
     for (;;) {
         auto [read_ec, n] = co_await ws.async_read(buffer, nothrow);
         if (read_ec) co_return;
         const auto data = buffer.cdata();
         boost::system::error_code parse_ec;
         auto v = boost::json::parse(std::string_view(static_cast<const char*>(data.data()), data.size()), parse_ec);
-        if (!parse_ec && v.is_object() && v.as_object().contains("n")) rec.record(v.at("n").as_int64(), last_here);
         buffer.consume(n);
+        if (parse_ec || !v.is_object() || !v.as_object().contains("n")) continue;
+        const std::int64_t number = v.at("n").as_int64();
+        rec.record(number, last_here);
+        if (++recorded_here % 16 == 0) {
+            const std::string ack = R"({"type":"ack","n":)" + std::to_string(number) + "}";
+            auto [write_ec, written] = co_await ws.async_write(asio::buffer(ack), nothrow);
+            if (write_ec) co_return;
+        }
     }
 }
 
@@ -173,7 +202,8 @@ struct options {
     int seconds = 20;
     std::uint64_t seed = 0;
     bool seeded = false;
-    bool strict = false;  // also fail on late deliveries from abandoned links
+    bool strict = false;   // also fail on late deliveries from abandoned links
+    bool deflate = false;  // permessage-deflate offered and accepted
 };
 
 options parse(int argc, char** argv)
@@ -185,10 +215,12 @@ options parse(int argc, char** argv)
             o.seconds = std::max(1, std::atoi(argv[++i]));
         else if (a == "--strict")
             o.strict = true;
+        else if (a == "--deflate")
+            o.deflate = true;
         else if (a == "--seed" && i + 1 < argc)
             o.seed = std::strtoull(argv[++i], nullptr, 10), o.seeded = true;
         else {
-            std::cerr << "usage: fault_soak [--seconds N] [--seed S] [--strict]\n";
+            std::cerr << "usage: fault_soak [--seconds N] [--seed S] [--strict] [--deflate]\n";
             std::exit(2);
         }
     }
@@ -207,8 +239,8 @@ struct send_record {
 int main(int argc, char** argv)
 {
     const options opt = parse(argc, argv);
-    std::cout << "soak: seed " << opt.seed << ", " << opt.seconds << " s (repeat with --seed " << opt.seed << ")"
-              << std::endl;
+    std::cout << "soak: seed " << opt.seed << ", " << opt.seconds << " s" << (opt.deflate ? ", permessage-deflate" : "")
+              << " (repeat with --seed " << opt.seed << (opt.deflate ? " --deflate" : "") << ")" << std::endl;
 
     // Sends are paced so that the bookkeeping, allocated here up front, bounds the run.
     constexpr std::size_t rate = 2000;  // messages per second at most
@@ -228,6 +260,7 @@ int main(int argc, char** argv)
 
     server_record rec;
     rec.seen.assign(capacity, false);
+    rec.deflate = opt.deflate;
     std::vector<send_record> sends(capacity);
     std::map<std::string, std::uint64_t> failures;  // send errors by message
     std::array<std::uint64_t, fault_kinds> injected{};
@@ -256,8 +289,13 @@ int main(int argc, char** argv)
     cfg.manual_reconnect_delay = 10ms;
     cfg.send_queue_capacity = 4 * window;
     cfg.policy = tether::exponential_policy{.initial = 20ms, .jitter = 0.2, .max_delay = 300ms};
+    cfg.permessage_deflate = opt.deflate;
     tether::client_callbacks cb;
     cb.on_connected = [&](unsigned) { ++connections; };
+    std::uint64_t acks = 0;
+    cb.on_message = [&](const boost::json::value& v) {
+        if (v.at("type") == "ack") ++acks;
+    };
     cb.on_reconnecting = [&](const tether::reconnect_event& e) {
         ++reconnects;
         ++disconnects[std::string(tether::to_string(e.reason.kind))];
@@ -415,6 +453,11 @@ int main(int argc, char** argv)
         fail(std::to_string(rec.late) + " sequence numbers arrived late, from an abandoned link, after higher ones");
     if (silent > 0) fail(std::to_string(silent) + " messages written on the final link never arrived");
     if (unfinished > 0) fail(std::to_string(unfinished) + " sends never completed");
+    // Thousands of messages reached the server: some of its acks must have come back.
+    if (rec.received >= 1000 && acks == 0) fail("no ack from the server reached the client");
+    if (opt.deflate && rec.offered_deflate != rec.connections)
+        fail(std::to_string(rec.connections - rec.offered_deflate) + " of " + std::to_string(rec.connections) +
+             " connections did not offer permessage-deflate");
 
     const std::size_t fds_after = open_fds();
     if (fds_after != fds_before)
@@ -451,7 +494,8 @@ int main(int argc, char** argv)
     std::cout << "  samples (time: rss MiB/heap MiB in use/fds/proxy connections):";
     for (auto& p : curve) std::cout << ' ' << p;
     std::cout << "\n";
-    std::cout << "  server: " << rec.connections << " connections, " << rec.received << " messages\n";
+    std::cout << "  server: " << rec.connections << " connections, " << rec.received << " messages, " << acks
+              << " acks received by the client\n";
     std::cout << "  fds: " << fds_before << " before, " << fds_max << " at most, " << fds_after
               << " after; rss: " << rss_warm << " KiB warm, " << rss_end
               << " KiB at the end; io_context drained: " << (drained ? "yes" : "no") << std::endl;
