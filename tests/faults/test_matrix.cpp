@@ -47,6 +47,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
 
 using namespace tether::test;
@@ -80,6 +81,37 @@ std::size_t rss_bytes()
     return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
+// `-- --deflate` on the command line (meson test faults-deflate): every client offers
+// permessage-deflate and every test server accepts it, so the whole matrix runs over compressed
+// links, inflating and deflating through every fault. (Raw-frame peers answer the upgrade by hand
+// and never accept it: those cases run uncompressed either way.)
+bool deflate_everywhere()
+{
+    static const bool on = [] {
+        const auto& suite = boost::unit_test::framework::master_test_suite();
+        for (int i = 1; i < suite.argc; ++i)
+            if (std::string_view(suite.argv[i]) == "--deflate") return true;
+        return false;
+    }();
+    return on;
+}
+
+client_config matrix_config(std::string url, std::chrono::milliseconds delay = 10ms)
+{
+    auto cfg = fast_config(std::move(url), delay);
+    cfg.permessage_deflate = deflate_everywhere();
+    return cfg;
+}
+
+// A test server that accepts permessage-deflate when the matrix runs with it.
+struct matrix_server : test_server {
+    explicit matrix_server(asio::any_io_executor ex, handler h = {})
+        : test_server(std::move(ex), std::move(h),
+                      tether::testing::server_options{.permessage_deflate = deflate_everywhere()})
+    {
+    }
+};
+
 // How the first connection ended, as the client reported it.
 struct outcome {
     tether::disconnect why;
@@ -96,7 +128,7 @@ outcome first_disconnect(test_server::handler first, std::function<void(client_c
 {
     asio::io_context ioc;
     int n = 0;
-    test_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
+    matrix_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
         if (n++ == 0) {
             co_await first(c);
         } else {
@@ -104,7 +136,7 @@ outcome first_disconnect(test_server::handler first, std::function<void(client_c
             if (!ec) co_await c.async_echo();
         }
     });
-    auto cfg = fast_config(server.url());
+    auto cfg = matrix_config(server.url());
     if (tune) tune(cfg);
     event_log log(ioc.get_executor());
     client c(ioc.get_executor(), cfg, log.callbacks());
@@ -157,7 +189,7 @@ void expect_close_code_retried(std::uint16_t code)
 // A test server behind a fault proxy, and a client of the proxy whose callbacks go to `log`.
 struct proxied {
     asio::io_context ioc;
-    test_server server{ioc.get_executor()};
+    matrix_server server{ioc.get_executor()};
     fault_proxy proxy{ioc.get_executor(), server.port()};
     event_log log{ioc.get_executor()};
     std::unique_ptr<client> c;
@@ -177,6 +209,34 @@ std::string typed(const char* type, int i)
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(failure_matrix)
+
+// The mode the matrix runs in is the mode its links use: permessage-deflate offered (and accepted
+// by the test servers) exactly when the run asks for it, with compressed messages both ways.
+BOOST_AUTO_TEST_CASE(links_use_permessage_deflate_exactly_when_the_run_asks)
+{
+    proxied t;
+    t.make_client(matrix_config(t.proxy.url()));
+    const std::string big(4000, 'z');  // compresses to a few bytes
+    run(t.ioc, [&]() -> asio::awaitable<void> {
+        co_await t.c->async_connect(use_tuple);
+        co_await t.c->async_send(typed(big.c_str(), 1), use_tuple);
+        auto [ec, echoed] = co_await t.c->async_receive(use_tuple);
+        BOOST_TEST(!ec);
+        BOOST_TEST((echoed.at("type").as_string() == big));
+        co_await t.c->async_close(use_tuple);
+    });
+    BOOST_REQUIRE(!t.server.requests().empty());
+    const std::string offered = t.server.requests().front().header_value("Sec-WebSocket-Extensions");
+    BOOST_TEST((offered.find("permessage-deflate") != std::string::npos) == deflate_everywhere());
+    // The proxy carried the echo of ~4 KiB both ways: compressed, a few dozen bytes.
+    const auto stats = t.proxy.stats();
+    const auto carried = stats.bytes_upstream + stats.bytes_downstream;  // the upgrade included
+    BOOST_TEST_MESSAGE("deflate " << deflate_everywhere() << ": the proxy forwarded " << carried << " bytes");
+    if (deflate_everywhere())
+        BOOST_TEST(carried < 2000u);
+    else
+        BOOST_TEST(carried > 8000u);
+}
 
 // --- close codes ------------------------------------------------------------------------------
 
@@ -207,7 +267,7 @@ BOOST_AUTO_TEST_CASE(rst_mid_stream_is_retried_and_every_send_is_accounted_for)
 {
     proxied t;
     t.proxy.set_faults(direction::upstream, link_faults{.bandwidth = 20000});  // keeps data in flight
-    t.make_client(fast_config(t.proxy.url()));
+    t.make_client(matrix_config(t.proxy.url()));
     constexpr int total = 200;
     std::vector<error_code> results(total);
     std::vector<std::size_t> written_on(total, 0);  // the connection (1 = first) a send completed on
@@ -251,7 +311,7 @@ BOOST_AUTO_TEST_CASE(rst_mid_stream_is_retried_and_every_send_is_accounted_for)
 BOOST_AUTO_TEST_CASE(fin_without_close_frame_is_retried)
 {
     proxied t;
-    t.make_client(fast_config(t.proxy.url()));
+    t.make_client(matrix_config(t.proxy.url()));
     run(t.ioc, [&]() -> asio::awaitable<void> {
         co_await t.c->async_connect(use_tuple);
         t.proxy.close_connections();  // FIN to both sides, no close frame
@@ -276,7 +336,7 @@ BOOST_AUTO_TEST_CASE(connection_refused_is_retried_until_the_listener_is_back)
         if (++refused == 3) t.proxy.start();
     };
     t.proxy.stop();
-    t.make_client(fast_config(t.proxy.url()), cb);
+    t.make_client(matrix_config(t.proxy.url()), cb);
     run(t.ioc, [&]() -> asio::awaitable<void> {
         auto [ec] = co_await t.c->async_connect(use_tuple);
         BOOST_TEST(!ec);
@@ -297,7 +357,7 @@ BOOST_AUTO_TEST_CASE(connect_timeout_when_the_backlog_is_full)
     // connect timeout is (a port that merely never answers the upgrade is the next row).
     proxied t;
     t.proxy.set_accept_mode(accept_mode::unreachable);
-    auto cfg = fast_config(t.proxy.url());
+    auto cfg = matrix_config(t.proxy.url());
     cfg.connect_timeout = 150ms;
     tether::client_callbacks cb = t.log.callbacks();
     cb.on_reconnecting = [&, inner = cb.on_reconnecting](const tether::reconnect_event& e) {
@@ -330,7 +390,7 @@ tether::disconnect upgrade_never_answered()
 {
     proxied t;
     t.proxy.set_accept_mode(accept_mode::silent);
-    auto cfg = fast_config(t.proxy.url());
+    auto cfg = matrix_config(t.proxy.url());
     cfg.handshake_timeout = 150ms;
     tether::client_callbacks cb = t.log.callbacks();
     cb.on_reconnecting = [&, inner = cb.on_reconnecting](const tether::reconnect_event& e) {
@@ -406,7 +466,7 @@ BOOST_AUTO_TEST_CASE(http_429_honours_retry_after)
 {
     asio::io_context ioc;
     int n = 0;
-    test_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
+    matrix_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
         if (n++ == 0) {
             std::vector<tether::header> h{{"Retry-After", "1"}};
             co_await c.async_reject(429, h);
@@ -416,7 +476,7 @@ BOOST_AUTO_TEST_CASE(http_429_honours_retry_after)
         }
     });
     event_log log(ioc.get_executor());
-    client c(ioc.get_executor(), fast_config(server.url()), log.callbacks());
+    client c(ioc.get_executor(), matrix_config(server.url()), log.callbacks());
     run(ioc, [&]() -> asio::awaitable<void> {
         co_await c.async_connect(use_tuple);
         co_await c.async_close(use_tuple);
@@ -447,7 +507,7 @@ BOOST_AUTO_TEST_CASE(http_503_is_retried)
 BOOST_AUTO_TEST_CASE(half_open_detected_by_the_heartbeat_within_ping_interval_plus_pong_timeout)
 {
     proxied t;
-    auto cfg = fast_config(t.proxy.url());
+    auto cfg = matrix_config(t.proxy.url());
     cfg.ping_interval = 50ms;
     cfg.pong_timeout = 150ms;  // a loaded machine must not miss a pong through the proxy
     tether::client_callbacks cb = t.log.callbacks();
@@ -482,7 +542,7 @@ BOOST_AUTO_TEST_CASE(latency_with_jitter_causes_no_false_reconnects)
     proxied t;
     t.proxy.set_seed(5);
     t.proxy.set_faults(link_faults{.latency = 100ms, .jitter = 50ms});  // a round trip of 100 to 300 ms
-    auto cfg = fast_config(t.proxy.url());
+    auto cfg = matrix_config(t.proxy.url());
     cfg.ping_interval = 50ms;
     cfg.pong_timeout = 700ms;  // above the worst round trip (300 ms), with room for a loaded machine
     t.make_client(cfg);
@@ -507,8 +567,11 @@ BOOST_AUTO_TEST_CASE(one_byte_slices_are_reassembled)
 {
     proxied t;
     t.proxy.set_faults(link_faults{.slice = 1, .slice_delay = 1ms});  // the upgrade too
-    t.make_client(fast_config(t.proxy.url()));
-    const std::string big(300, 'x');
+    t.make_client(matrix_config(t.proxy.url()));
+    // Letters that do not repeat in any pattern, so that compression leaves hundreds of bytes to slice.
+    std::string big;
+    std::minstd_rand letters(7);
+    for (int i = 0; i < 600; ++i) big += static_cast<char>('a' + letters() % 26);
     run(t.ioc, [&]() -> asio::awaitable<void> {
         co_await t.c->async_connect(use_tuple);
         const json::value m{{"type", "user"}, {"text", big}};
@@ -532,7 +595,7 @@ outcome raw_row(raw::server::script script, std::function<void(client_config&)> 
 {
     asio::io_context ioc;
     raw::server server(ioc.get_executor(), std::move(script));
-    auto cfg = fast_config(server.url());
+    auto cfg = matrix_config(server.url());
     if (tune) tune(cfg);
     event_log log(ioc.get_executor());
     client c(ioc.get_executor(), cfg, log.callbacks());
@@ -690,7 +753,7 @@ BOOST_AUTO_TEST_CASE(ping_flood_while_the_client_is_not_reading_stays_bounded)
             if (f->opcode == 0xA) ++pongs;
         }
     });
-    auto cfg = fast_config(server.url());
+    auto cfg = matrix_config(server.url());
     cfg.receive_buffer_capacity = 4;
     event_log log(ioc.get_executor());
     client c(ioc.get_executor(), cfg, log.callbacks());
@@ -732,7 +795,7 @@ void end_in_phase(phase p, ending how)
     {
         asio::io_context ioc;
         int connections = 0;
-        test_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
+        matrix_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
             const auto ec = co_await c.async_accept();
             if (ec) co_return;
             if (p == phase::backoff && connections++ == 0)
@@ -742,7 +805,7 @@ void end_in_phase(phase p, ending how)
         });
         fault_proxy proxy(ioc.get_executor(), server.port());
         event_log log(ioc.get_executor());
-        auto cfg = fast_config(proxy.url(), p == phase::backoff ? 10s : 10ms);
+        auto cfg = matrix_config(proxy.url(), p == phase::backoff ? 10s : 10ms);
         cfg.connect_timeout = 10s;
         cfg.handshake_timeout = 10s;
         cfg.close_timeout = 300ms;
@@ -854,11 +917,21 @@ BOOST_AUTO_TEST_CASE(destroy_while_connected)
 {
     end_in_phase(phase::connected, ending::destroy);
 }
-BOOST_AUTO_TEST_CASE(close_mid_send)
+// A write stuck behind a stalled link needs more bytes on the wire than the socket buffers on the
+// way hold (about 10 MiB): with permessage-deflate, that many bytes that do not compress, which
+// take the compressor seconds. These two run uncompressed only.
+boost::test_tools::assertion_result uncompressed_run(boost::unit_test::test_unit_id)
+{
+    boost::test_tools::assertion_result r(!deflate_everywhere());
+    r.message() << "a stuck write with permessage-deflate needs >10 MiB of incompressible bytes";
+    return r;
+}
+
+BOOST_AUTO_TEST_CASE(close_mid_send, *boost::unit_test::precondition(uncompressed_run))
 {
     end_in_phase(phase::mid_send, ending::close);
 }
-BOOST_AUTO_TEST_CASE(destroy_mid_send)
+BOOST_AUTO_TEST_CASE(destroy_mid_send, *boost::unit_test::precondition(uncompressed_run))
 {
     end_in_phase(phase::mid_send, ending::destroy);
 }
@@ -876,13 +949,13 @@ herd_result restart_under_herd(tether::reconnect_policy policy)
 {
     constexpr int clients = 200;
     asio::io_context ioc;
-    test_server server(ioc.get_executor());
+    matrix_server server(ioc.get_executor());
     herd_result out;
     std::vector<int> reconnects(clients, 0);
     int connected = 0;
     std::vector<std::unique_ptr<client>> herd;
     for (int i = 0; i < clients; ++i) {
-        auto cfg = fast_config(server.url());
+        auto cfg = matrix_config(server.url());
         cfg.policy = policy;
         tether::client_callbacks cb;
         cb.on_connected = [&](unsigned) { ++connected; };
