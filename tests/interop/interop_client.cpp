@@ -88,15 +88,24 @@ std::string describe_errors(const recorder& r)
 {
     std::string out;
     for (const auto& e : r.errors) out += (out.empty() ? "" : "; ") + e;
+    for (const auto& e : r.reconnecting) out += (out.empty() ? "" : "; ") + ("reconnecting: " + tether::describe(e.reason));
+    for (const auto& d : r.closes) out += (out.empty() ? "" : "; ") + ("closed: " + tether::describe(d));
     return out.empty() ? "none" : out;
 }
 
-json::value interop_message(int i)
+// With `pad`, a "pad" of that many bytes of repeated words: it compresses well.
+json::value interop_message(int i, std::size_t pad = 0)
 {
     json::object m;
     m["type"] = "interop";
     m["i"] = i;
     m["text"] = "caf\u00e9 \"quoted\" \\ #" + std::to_string(i);
+    if (pad) {
+        std::string words;
+        while (words.size() < pad) words += "lorem ipsum dolor sit amet " + std::to_string(i) + ' ';
+        words.resize(pad);
+        m["pad"] = words;
+    }
     return m;
 }
 
@@ -109,11 +118,11 @@ json::value push_message(int i)
 }
 
 // Receives one message, or nothing (reported as a failed check) when the receive fails.
-asio::awaitable<std::optional<json::value>> receive(tether::client& c, checks& check, const std::string& what)
+asio::awaitable<std::optional<json::value>> receive(tether::client& c, const recorder& r, checks& check, const std::string& what)
 {
     auto [ec, v] = co_await c.async_receive(use_tuple);
     if (ec) {
-        check(false, what + ": receive failed: " + ec.message());
+        check(false, what + ": receive failed: " + ec.message() + " (" + describe_errors(r) + ")");
         co_return std::nullopt;
     }
     co_return std::optional<json::value>(std::move(v));
@@ -135,14 +144,14 @@ asio::awaitable<void> close(tether::client& c, checks& check)
           "closes cleanly (" + (ec ? ec.message() : std::string("state ") + std::string(to_string(c.state()))) + ")");
 }
 
-asio::awaitable<void> scenario_echo(tether::client& c, recorder& r, checks& check, int n)
+asio::awaitable<void> scenario_echo(tether::client& c, recorder& r, checks& check, int n, std::size_t pad)
 {
     const bool connected = co_await connect(c, r, check);
     if (!connected) co_return;
 
     std::vector<json::value> sent;
     for (int i = 1; i <= n; ++i) {
-        sent.push_back(interop_message(i));
+        sent.push_back(interop_message(i, pad));
         auto [ec] = co_await c.async_send(sent.back(), use_tuple);
         if (ec) {
             check(false, "send " + std::to_string(i) + ": " + ec.message());
@@ -154,7 +163,7 @@ asio::awaitable<void> scenario_echo(tether::client& c, recorder& r, checks& chec
     bool in_order = true;
     std::string mismatch;
     for (int i = 0; i < n; ++i) {
-        auto got = co_await receive(c, check, "echo " + std::to_string(i + 1));
+        auto got = co_await receive(c, r, check, "echo " + std::to_string(i + 1));
         if (!got) co_return;
         if (*got != sent[i]) {
             in_order = false;
@@ -191,7 +200,7 @@ asio::awaitable<void> scenario_push(tether::client& c, recorder& r, checks& chec
     bool in_order = true;
     std::string mismatch;
     for (int i = 1; i <= n; ++i) {
-        auto got = co_await receive(c, check, "push " + std::to_string(i));
+        auto got = co_await receive(c, r, check, "push " + std::to_string(i));
         if (!got) co_return;
         const json::value want = push_message(i);
         if (*got != want) {
@@ -205,7 +214,7 @@ asio::awaitable<void> scenario_push(tether::client& c, recorder& r, checks& chec
     const json::value last = interop_message(0);
     auto [ec] = co_await c.async_send(last, use_tuple);
     check(!ec, "sends after the pushes (" + (ec ? ec.message() : std::string("sent")) + ")");
-    auto got = co_await receive(c, check, "echo after the pushes");
+    auto got = co_await receive(c, r, check, "echo after the pushes");
     if (!got) co_return;
     check(*got == last, "receives its echo (" + json::serialize(*got) + ")");
     co_await close(c, check);
@@ -250,13 +259,15 @@ asio::awaitable<void> scenario_close(tether::client& c, recorder& r, checks& che
 int main(int argc, char** argv)
 {
     if (argc < 3 || argc > 4) {
-        std::fprintf(stderr, "usage: interop_client URL echo|push|4001|4003 [N]\n");
+        std::fprintf(stderr, "usage: interop_client URL echo|deflate|push|4001|4003 [N]\n");
         return 2;
     }
     const std::string url = argv[1];
     const std::string scenario = argv[2];
     const int n = argc == 4 ? std::atoi(argv[3]) : 5;
-    if (scenario != "echo" && scenario != "push" && scenario != "4001" && scenario != "4003") {
+    // deflate: echo with permessage-deflate offered, and messages of 16 KiB that compress well.
+    const bool deflate = scenario == "deflate";
+    if (scenario != "echo" && !deflate && scenario != "push" && scenario != "4001" && scenario != "4003") {
         std::fprintf(stderr, "interop_client: unknown scenario '%s'\n", scenario.c_str());
         return 2;
     }
@@ -282,6 +293,7 @@ int main(int argc, char** argv)
     cfg.handshake_timeout = 5s;
     cfg.close_timeout = 5s;
     cfg.policy = tether::seed_policy{.delay = retry_delay, .jitter = 0};  // the schedule is checked
+    cfg.permessage_deflate = deflate;
 
     std::optional<tether::client> c;
     try {
@@ -292,8 +304,8 @@ int main(int argc, char** argv)
     }
 
     std::function<asio::awaitable<void>()> body;
-    if (scenario == "echo")
-        body = [&]() { return scenario_echo(*c, r, check, n); };
+    if (scenario == "echo" || deflate)
+        body = [&]() { return scenario_echo(*c, r, check, n, deflate ? 16 * 1024 : 0); };
     else if (scenario == "push")
         body = [&]() { return scenario_push(*c, r, check, n); };
     else

@@ -7,7 +7,10 @@
 //   /close/CODE...   closes with CODE ("bye") right after the upgrade
 // It binds 127.0.0.1 port 0, prints the port, then one compact JSON line per event:
 //   {"ev":"open","path":P,"auth":A,"custom":X,"ua":U}      upgrade headers (null when absent)
+//   {"ev":"ext","path":P,"ext":E}                         the extensions negotiated ("" for none)
 //   {"ev":"recv","path":P,"msg":M}                        a text message, as received
+//   {"ev":"recv","path":P,"msg":M,"size":S}                one over 1 KiB: its first KiB, and its size
+//                                                          (the reader of the pipe must keep up)
 //   {"ev":"ping","path":P,"n":K}                          the K-th ping of this connection, answered
 //   {"ev":"end","path":P,"count":C,"pings":K,"code":X}    the connection ended; X = the client's close code
 import { createRequire } from 'node:module';
@@ -24,7 +27,8 @@ const { WebSocketServer } = require('ws');
 // Writes to a pipe are synchronous on Linux, so each line leaves at once and in order.
 const report = (event) => console.log(JSON.stringify(event));
 
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+// permessage-deflate accepted when a client offers it (it compresses messages of 1 KiB and more).
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true });
 wss.on('listening', () => console.log(String(wss.address().port)));
 wss.on('error', (err) => {
     console.error(`peer: ${err.message}`);
@@ -41,6 +45,7 @@ wss.on('connection', (ws, req) => {
         custom: req.headers['x-interop'] ?? null,
         ua: req.headers['user-agent'] ?? null,
     });
+    report({ ev: 'ext', path: p, ext: ws.extensions });
     let count = 0;
     let pings = 0;
     // ws answers pings by itself (autoPong); the event tells us one arrived.
@@ -52,7 +57,8 @@ wss.on('connection', (ws, req) => {
         if (isBinary) return;
         const msg = data.toString('utf8');
         count += 1;
-        report({ ev: 'recv', path: p, msg });
+        report(msg.length > 1024 ? { ev: 'recv', path: p, msg: msg.slice(0, 1024), size: msg.length }
+                                 : { ev: 'recv', path: p, msg });
         ws.send(msg);
     });
     ws.on('close', (code) => report({ ev: 'end', path: p, count, pings, code }));

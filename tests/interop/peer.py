@@ -6,7 +6,10 @@
 #   /close/CODE...   closes with CODE ("bye") right after the upgrade
 # It binds 127.0.0.1 port 0, prints the port, then one compact JSON line per event:
 #   {"ev":"open","path":P,"auth":A,"custom":X,"ua":U}      upgrade headers (null when absent)
+#   {"ev":"ext","path":P,"ext":E}                         the extensions negotiated ("" for none)
 #   {"ev":"recv","path":P,"msg":M}                        a text message, as received
+#   {"ev":"recv","path":P,"msg":M,"size":S}                one over 1 KiB: its first KiB, and its size
+#                                                          (the reader of the pipe must keep up)
 #   {"ev":"ping","path":P,"n":K}                          the K-th ping of this connection, answered
 #   {"ev":"end","path":P,"count":C,"pings":K,"code":X}    the connection ended; X = the client's close code
 import asyncio
@@ -44,6 +47,8 @@ async def process_request(path, headers):
 
 
 async def handler(ws, path):
+    # permessage-deflate is accepted when a client offers it (websockets' default).
+    report(ev="ext", path=path, ext=",".join(e.name for e in ws.extensions))
     parts = segments(path)
     count = 0
     try:
@@ -55,7 +60,10 @@ async def handler(ws, path):
                     await ws.send(json.dumps({"type": "push", "i": i}, separators=(",", ":")))
             async for msg in ws:
                 count += 1
-                report(ev="recv", path=path, msg=msg)
+                if len(msg) > 1024:
+                    report(ev="recv", path=path, msg=msg[:1024], size=len(msg))
+                else:
+                    report(ev="recv", path=path, msg=msg)
                 await ws.send(msg)
     except ConnectionClosed:
         pass

@@ -139,6 +139,16 @@ else
     fail "library: expected >= 3 pings answered and close 1000: $(grep -F '"ev":"end"' <<< "$seen")"
 fi
 
+lib "permessage-deflate: 5 messages of 16 KiB echoed, heartbeat up, close" "$base/echo/deflate" deflate 5
+peer_until '"ev":"end","path":"/echo/deflate"'
+[[ $seen == *'"ev":"ext","path":"/echo/deflate","ext":"permessage-deflate"'* ]]
+check $? "library: permessage-deflate negotiated when the client offers it"
+grep -qF '"ev":"ext","path":"/echo/lib","ext":""' "$work/events"
+check $? "library: no extension when the client does not offer one"
+n=$(count_in '"ev":"recv","path":"/echo/deflate"' "$seen")
+[[ $n -eq 5 && $seen =~ \"ev\":\"end\",\"path\":\"/echo/deflate\",\"count\":5,\"pings\":[0-9]+,\"code\":1000 ]]
+check $? "library: the peer inflated 5 messages and saw close 1000 ($n received)"
+
 lib "receives 5 pushed messages in order, then an echo" "$base/push/5/lib" push 5
 peer_until '"ev":"end","path":"/push/5/lib"'
 [[ $seen == *'"ev":"end","path":"/push/5/lib","count":1,'*'"code":1000'* ]]
@@ -243,9 +253,9 @@ fi
 # holds every connection made; a retry that should not have happened would show here. ------------
 tally=$(grep -o '"ev":"open","path":"[^"]*"' "$work/events" | sed 's/.*"path":"//; s/"$//' | LC_ALL=C sort | uniq -c |
     awk '{ printf "%s%s=%s", sep, $2, $1; sep = " " }')
-expected="/close/4001/lib=4 /close/4003/lib=1 /echo/lib=1 /push/5/lib=1"
+expected="/close/4001/lib=4 /close/4003/lib=1 /echo/deflate=1 /echo/lib=1 /push/5/lib=1"
 [ "$cat_bin" = none ] ||
-    expected="/close/4001/cat=4 /close/4001/lib=4 /close/4003/cat=1 /close/4003/lib=1 /echo/cat=1 /echo/lib=1 /push/3/cat=1 /push/5/lib=1"
+    expected="/close/4001/cat=4 /close/4001/lib=4 /close/4003/cat=1 /close/4003/lib=1 /echo/cat=1 /echo/deflate=1 /echo/lib=1 /push/3/cat=1 /push/5/lib=1"
 [ "$tally" = "$expected" ] && pass "connections per path as expected: $tally" ||
     fail "connections per path: $tally; expected $expected"
 
