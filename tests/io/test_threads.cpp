@@ -268,7 +268,15 @@ BOOST_AUTO_TEST_CASE(callback_sends_from_four_threads_complete_exactly_once)
         });
     for (auto& t : sending) t.join();
 
-    BOOST_TEST(wait_for([&] { return completed.load() >= total && r.count.load() >= total; }));
+    const bool all_in = wait_for([&] { return completed.load() >= total && r.count.load() >= total; });
+    BOOST_TEST(all_in);
+    if (!all_in) {
+        const auto s = c->stats();
+        BOOST_TEST_MESSAGE("sends completed " << completed.load() << ", received " << r.count.load()
+                                              << "; the client counted " << s.messages_received << " received, "
+                                              << s.inbox_depth << " in its inbox, " << s.messages_malformed
+                                              << " malformed, " << s.messages_ignored << " ignored");
+    }
     stop_receiving = true;
     polling.join();
     BOOST_REQUIRE_NO_THROW(c->async_close(asio::use_future).get());
