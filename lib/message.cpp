@@ -1,6 +1,7 @@
 #include <tether/message.hpp>
 
-#include <boost/json/parser.hpp>
+#include "json_parser.hpp"
+
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
@@ -12,7 +13,7 @@ std::string_view to_string(message_kind k) noexcept
 }
 
 struct message_adapter::state {
-    boost::json::parser parser;
+    detail::json_parser json;
 };
 
 message_adapter::message_adapter() = default;  // the parser comes with the first message
@@ -33,7 +34,7 @@ inbound_status message_adapter::adapt(std::string_view text, std::optional<boost
                                       error_code& parse_error, boost::json::storage_ptr storage)
 {
     if (!state_) state_ = std::make_unique<state>();
-    auto& p = state_->parser;
+    auto& p = state_->json.parser;
     p.reset(std::move(storage));
     p.write(text.data(), text.size(), parse_error);
     if (parse_error) return inbound_status::malformed;
