@@ -6,6 +6,7 @@
 #define TETHER_LIB_SUPERVISOR_HPP
 
 #include "delivery.hpp"
+#include "endpoint_group.hpp"
 #include "events.hpp"
 #include "link/open.hpp"
 #include "mailbox.hpp"
@@ -94,7 +95,8 @@ private:
     asio::awaitable<void> supervise(std::shared_ptr<void> keep_alive);
     asio::awaitable<void> loop();
     asio::awaitable<void> wait(milliseconds d);
-    asio::awaitable<attempt_result> attempt(unsigned number);
+    asio::awaitable<attempt_result> attempt(unsigned number, const disconnect* previous);
+    asio::awaitable<bool> pass_group(gate_ticket& ticket, unsigned number, const disconnect* previous);
     asio::awaitable<std::optional<disconnect>> fetch_token(std::string& token);
     void finish(disconnect why);
 
@@ -112,6 +114,8 @@ private:
     send_queue& sends_;
     delivery& inbound_;
     open_target target_;
+    group_core* group_ = nullptr;  // the endpoint group's, held by cfg_.group
+    std::string endpoint_;         // its name for the endpoint: "wss://host:port"
 
     std::atomic<client_state> state_{client_state::idle};
     bool started_ = false;
@@ -123,6 +127,7 @@ private:
     std::function<void()> abort_;  // hard-stops the attempt or link under way; set while one runs
     link* link_ = nullptr;         // the link running now, if any
     asio::steady_timer backoff_timer_;
+    asio::steady_timer group_timer_;
     asio::steady_timer close_deadline_;
 
     std::list<waiter<void(error_code)>> connect_waiters_;

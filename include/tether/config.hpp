@@ -3,6 +3,7 @@
 #define TETHER_CONFIG_HPP
 
 #include <tether/disconnect.hpp>
+#include <tether/endpoint_group.hpp>
 #include <tether/message.hpp>
 #include <tether/proxy.hpp>
 #include <tether/reconnect_policy.hpp>
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -88,6 +90,9 @@ struct client_config {
 
     /// Decides whether and when to reconnect. The default is the original transport's numbers.
     reconnect_policy policy = seed_policy{};
+    /// Budgets shared with other clients of the same endpoint: a connect-rate limit, a cap on
+    /// concurrent attempts and a circuit breaker (see `endpoint_group`). None by default.
+    std::shared_ptr<endpoint_group> group;
     /// The wait before connecting again after `client::reconnect()`.
     std::chrono::milliseconds manual_reconnect_delay = 500ms;
     /// Upper bound on `async_close`: flushing queued sends and the closing handshake. After it the
@@ -114,6 +119,10 @@ struct reconnect_event {
     unsigned attempt = 0;                ///< the attempt about to be made (2 = first retry)
     std::chrono::milliseconds delay{0};  ///< how long the client waits before it
     disconnect reason;                   ///< why the previous connection ended
+    /// The endpoint group holds this attempt back (its rate, its cap or its breaker): reported
+    /// once per attempt when the group makes it wait, after the policy's own delay. `delay` is
+    /// the wait when the group knows it, else zero.
+    bool held_by_group = false;
 };
 
 /// Callbacks for applications that prefer them to `async_receive`. All run on the client's

@@ -5,6 +5,7 @@
 #include <tether/client.hpp>
 #include <tether/config.hpp>
 #include <tether/disconnect.hpp>
+#include <tether/endpoint_group.hpp>
 #include <tether/error.hpp>
 #include <tether/message.hpp>
 #include <tether/reconnect_policy.hpp>

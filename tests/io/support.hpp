@@ -36,6 +36,7 @@ struct event {
     std::chrono::milliseconds delay{0};
     disconnect reason;
     std::string text;  ///< the message, or the error's description
+    bool held_by_group = false;  ///< "reconnecting": the endpoint group's wait
 };
 
 /// Records every callback of a client, in order, and lets a test wait for a condition on them.
@@ -52,7 +53,7 @@ public:
             };
         cb.on_connected = [this](unsigned attempt) { add({"connected", {}, attempt, {}, {}, {}}); };
         cb.on_reconnecting = [this](const reconnect_event& e) {
-            add({"reconnecting", {}, e.attempt, e.delay, e.reason, describe(e.reason)});
+            add({"reconnecting", {}, e.attempt, e.delay, e.reason, describe(e.reason), e.held_by_group});
         };
         cb.on_close = [this](const disconnect& d) { add({"close", {}, 0, {}, d, describe(d)}); };
         cb.on_error = [this](error_code, const std::string& what) { add({"error", {}, 0, {}, {}, what}); };

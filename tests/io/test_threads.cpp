@@ -1,4 +1,5 @@
-// One client used from several threads at once while it coalesces sends into batches: the cases
+// One client used from several threads at once while it coalesces sends into batches, and clients
+// on several threads sharing an endpoint group: the cases
 // that scripts/sanitize runs under ThreadSanitizer (as tests/thread_tests, this file alone), and
 // that the io suite runs as well. The test server runs on a thread of its own (it is not thread
 // safe: it is only touched from that thread, or after it stopped); the client's io_context runs
@@ -423,6 +424,40 @@ BOOST_AUTO_TEST_CASE(close_while_threads_send)
     for (int n = 0; n < total; ++n)
         if (s.succeeded[n] && !arrived[n]) ++lost;
     BOOST_TEST(lost == 0);
+}
+
+// Clients on two io_contexts, each on threads of its own, share one endpoint group whose cap lets
+// two attempts go at once: a slot one context's client frees wakes a client of the other.
+BOOST_AUTO_TEST_CASE(clients_on_two_contexts_share_one_group)
+{
+    world w;
+    asio::io_context other_ioc;
+    auto other_work = asio::make_work_guard(other_ioc);
+    std::thread other_thread([&] { other_ioc.run(); });
+
+    auto group = std::make_shared<tether::endpoint_group>(
+        tether::endpoint_group_config{.attempts_per_second = 2000, .burst = 4, .max_concurrent_attempts = 2});
+    constexpr int n = 16;
+    std::vector<std::unique_ptr<client>> clients;
+    for (int i = 0; i < n; ++i) {
+        auto cfg = w.config();
+        cfg.group = group;
+        clients.push_back(std::make_unique<client>(i % 2 ? other_ioc.get_executor() : w.client_ioc.get_executor(), cfg));
+    }
+    std::vector<std::future<void>> connected;
+    for (auto& c : clients) connected.push_back(c->async_connect(asio::use_future));
+    for (auto& f : connected) BOOST_CHECK_NO_THROW(f.get());
+    const auto s = group->status().at(0);
+    BOOST_TEST(s.admitted == std::uint64_t(n));
+    BOOST_TEST(s.in_flight == 0u);
+    BOOST_TEST(s.waiting == 0u);
+    for (auto& c : clients) BOOST_CHECK_NO_THROW(c->async_close(asio::use_future).get());
+    clients.clear();
+
+    other_work.reset();
+    other_thread.join();
+    w.stop();
+    BOOST_TEST(w.server.requests().size() == std::size_t(n));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
