@@ -46,6 +46,7 @@ struct case_params {
     std::size_t samples = 10000;  // echo: round trips measured (after a warm-up)
     unsigned repeats = 10;        // resilience: repetitions
     std::size_t sessions = 1000;  // idle sessions
+    double group_rate = 0;        // restart storm: the endpoint group's attempts per second (0: no group)
 };
 
 /// One measured case. Throughput cases fill messages/seconds/cpu; latency cases fill latencies;
@@ -134,6 +135,7 @@ result tether_echo(const case_params& p);
 result tether_reconnect(const case_params& p);
 result tether_blackhole(const case_params& p);
 result tether_idle_sessions(const case_params& p);
+result tether_restart_storm(const case_params& p);
 
 /// Resident set size of this process, bytes.
 std::size_t rss_bytes();

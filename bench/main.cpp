@@ -220,7 +220,7 @@ bool in_rounds(const std::string& scenario)
 }
 
 struct case_spec {
-    std::string scenario;        // receive, send, echo, reconnect, blackhole, idle_sessions
+    std::string scenario;        // receive, send, echo, reconnect, blackhole, idle_sessions, restart_storm
     std::string implementation;  // beast, tether (callback), ...
     std::string baseline;        // implementation this one is compared with ("" = none)
     case_params params;
@@ -429,6 +429,12 @@ int run_suite(const options& o)
     add("idle_sessions", "tether (exponential)", "", {.sessions = 1000}, tether_idle_sessions);
     if (!o.quick)  // about 20 s on its own: the full run only
         add("idle_sessions", "tether (exponential)", "", {.sessions = 10000}, tether_idle_sessions);
+    {
+        const std::size_t sessions = o.quick ? 1000 : 10000;
+        add("restart_storm", "tether (exponential)", "", {.sessions = sessions}, tether_restart_storm);
+        add("restart_storm", "tether (exponential, group 2000/s)", "", {.sessions = sessions, .group_rate = 2000},
+            tether_restart_storm);
+    }
 
     // Throughput and latency cases run in rounds, interleaved, so that a disturbance on the
     // machine hits every implementation alike; resilience cases run once, at the end.
@@ -584,7 +590,9 @@ int run_suite(const options& o)
                 rec["attempts_per_100ms"] = series;
             }
             std::printf("%-14s %-8s %-34s%s%s\n", spec.scenario == "idle_sessions" ? "idle" : spec.scenario.c_str(),
-                        spec.scenario == "idle_sessions" ? fmt(static_cast<double>(spec.params.sessions)).c_str() : "",
+                        spec.scenario == "idle_sessions" || spec.scenario == "restart_storm"
+                            ? fmt(static_cast<double>(spec.params.sessions)).c_str()
+                            : "",
                         spec.implementation.c_str(), r.note.empty() ? line.c_str() : ("  " + r.note).c_str(),
                         r.error.empty() ? "" : ("  FAILED: " + r.error).c_str());
             if (!r.series.empty()) {
@@ -678,6 +686,7 @@ int run_suite(const options& o)
         auto show = [&](double v) {
             if (unit == "x") return fmt(v, 2) + "x";
             if (unit == "KiB") return fmt(v, 1) + " KiB";
+            if (unit == "s") return fmt(v, 2) + " s";
             return fmt(v) + " " + unit;
         };
         const std::string shown = measured ? show(*value) : "not measured";
@@ -796,6 +805,40 @@ int run_suite(const options& o)
              "idle session (" + fmt(static_cast<double>(s.spec->params.sessions)) + " connected): memory per session",
              kib, "<=", 16, "KiB", "RSS growth over the connected sessions, per session",
              r.error.empty() ? std::string() : s.spec->implementation + " failed: " + r.error);
+    }
+
+    // A restart with an endpoint group: the peak within 1.5x its rate, nothing but the probe while
+    // the breaker is open, all back within sessions / rate + 2 s of the server's return.
+    for (const auto& k : order) {
+        const summary& s = results[k];
+        if (s.spec->scenario != "restart_storm" || s.spec->params.group_rate <= 0) continue;
+        const result& r = s.runs[s.best].r;
+        if (!r.note.empty()) continue;
+        std::map<std::string, double> m(r.metrics.begin(), r.metrics.end());
+        auto value = [&](const char* name) -> std::optional<double> {
+            auto it = m.find(name);
+            return it == m.end() ? std::nullopt : std::optional<double>(it->second);
+        };
+        const std::string failure = r.error.empty() ? std::string() : s.spec->implementation + " failed: " + r.error;
+        const std::string sessions = fmt(static_cast<double>(s.spec->params.sessions));
+        const boost::json::object about{{"scenario", "restart_storm"},
+                                        {"sessions", s.spec->params.sessions},
+                                        {"implementation", s.spec->implementation}};
+        auto with = [&](const char* measure) {
+            auto a = about;
+            a["measure"] = measure;
+            return a;
+        };
+        goal(with("peak_over_rate"), "restart, " + sessions + " sessions, group: peak attempts per 100 ms over its rate",
+             value("peak_over_rate"), "<=", 1.5, "x",
+             "peak " + fmt(value("peak_attempts_per_100ms").value_or(0)) + " per 100 ms, rate " +
+                 fmt(value("group_rate_per_100ms").value_or(0)),
+             failure);
+        goal(with("attempts_while_open"), "restart, " + sessions + " sessions, group: attempts while the breaker is open",
+             value("attempts_while_open"), "<=", 0, "attempts",
+             fmt(value("probes").value_or(0)) + " probes besides", failure);
+        goal(with("all_back_after_up_s"), "restart, " + sessions + " sessions, group: all back, from the server's return",
+             value("all_back_after_up_s"), "<=", value("bound_s").value_or(0), "s", "sessions / rate + 2 s", failure);
     }
 
     std::printf("  %zu of %zu goals met\n", goals_met, goals.size());

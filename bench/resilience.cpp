@@ -6,7 +6,15 @@
 
 #include <tether/client.hpp>
 
+#include <tether/endpoint_group.hpp>
+
+#include <boost/asio/thread_pool.hpp>
+
 #include <sys/resource.h>
+
+#include <filesystem>
+#include <mutex>
+#include <thread>
 
 #include <algorithm>
 #include <memory>
@@ -32,6 +40,28 @@ restart_times parse_restart(const std::string& reply)
     in >> word >> down >> up;
     if (word != "restarted") throw std::runtime_error("generator: unexpected reply '" + reply + "'");
     return {from_ns(down), from_ns(up)};
+}
+
+// Raises the file descriptor limit for `n` sessions; an empty string when it is enough, else why not.
+std::string fds_for(std::size_t n)
+{
+    rlimit lim{};
+    getrlimit(RLIMIT_NOFILE, &lim);
+    if (lim.rlim_cur < n + 200 && lim.rlim_max >= n + 200) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+        getrlimit(RLIMIT_NOFILE, &lim);
+    }
+    if (lim.rlim_cur >= n + 200) return {};
+    return "skipped: " + std::to_string(n) + " sessions need " + std::to_string(n + 200) +
+           " file descriptors; the limit here is " + std::to_string(lim.rlim_cur) + " (raise `ulimit -n`)";
+}
+
+std::size_t open_fds()
+{
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
 }
 
 double median(std::vector<double> v)
@@ -160,18 +190,8 @@ result tether_idle_sessions(const case_params& p)
 {
     result r;
     const std::size_t n = p.sessions;
-    rlimit lim{};
-    getrlimit(RLIMIT_NOFILE, &lim);
-    if (lim.rlim_cur < n + 200 && lim.rlim_max >= n + 200) {
-        lim.rlim_cur = lim.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &lim);
-        getrlimit(RLIMIT_NOFILE, &lim);
-    }
-    if (lim.rlim_cur < n + 200) {
-        r.note = "skipped: " + std::to_string(n) + " sessions need " + std::to_string(n + 200) +
-                 " file descriptors; the limit here is " + std::to_string(lim.rlim_cur) + " (raise `ulimit -n`)";
-        return r;
-    }
+    r.note = fds_for(n);
+    if (!r.note.empty()) return r;
 
     asio::io_context ioc(1);
     std::size_t connected = 0, finished = 0;
@@ -222,6 +242,7 @@ result tether_idle_sessions(const case_params& p)
     }
     const double connect_seconds = seconds_between(t0, clock_type::now());
     const std::size_t rss1 = rss_bytes();
+    const std::size_t fds = open_fds();
 
     restart_times t{};
     if (r.error.empty()) {
@@ -258,6 +279,7 @@ result tether_idle_sessions(const case_params& p)
     r.metrics = {{"sessions", static_cast<double>(n)},
                  {"connect_all_s", connect_seconds},
                  {"rss_per_session_kib", static_cast<double>(rss1 - rss0) / static_cast<double>(n - 1) / 1024.0},
+                 {"open_fds", static_cast<double>(fds)},
                  {"server_down_ms", ms(t.up - t.down)},
                  {"attempts_after_restart", static_cast<double>(attempts.size())},
                  {"peak_attempts_per_100ms", static_cast<double>(peak)},
@@ -266,6 +288,127 @@ result tether_idle_sessions(const case_params& p)
                  {"drops_handled_ms_max", noticed.empty() ? 0 : noticed.back()},
                  {"first_delay_ms_min", delays.empty() ? 0 : delays.front()},
                  {"first_delay_ms_max", delays.empty() ? 0 : delays.back()}};
+    return r;
+}
+
+// 10,000 sessions on a two-thread pool, a server restart of 1.5 s, with or without an endpoint
+// group: when the attempts reach the server, and how soon all sessions are back. An attempt is
+// stamped as it starts (the token provider is called then, after the group let it go): each is a
+// TCP connect the server's host sees, refused or not.
+result tether_restart_storm(const case_params& p)
+{
+    result r;
+    const std::size_t n = p.sessions;
+    r.note = fds_for(n);
+    if (!r.note.empty()) return r;
+
+    asio::thread_pool pool(2);
+    std::shared_ptr<tether::endpoint_group> group;
+    if (p.group_rate > 0)
+        group = std::make_shared<tether::endpoint_group>(tether::endpoint_group_config{
+            .attempts_per_second = p.group_rate,
+            .burst = static_cast<unsigned>(p.group_rate / 20),  // a twentieth of a second's worth
+            .max_concurrent_attempts = 0,
+            .breaker_failures = 100,
+            .breaker_cooldown = milliseconds(500),
+            .release_window = milliseconds(1000)});
+
+    std::mutex mutex;  // the clients' callbacks run on both threads
+    std::vector<clock_type::time_point> attempts;
+    attempts.reserve(8 * n);
+    std::size_t attempts_while_open = 0;  // started while the group's breaker was open, the probe aside
+    std::atomic<std::size_t> connected{0}, finished{0};
+    clock_type::time_point last_connected;
+    tether::client_config cfg;
+    cfg.url = p.gen->url("/idle");
+    cfg.policy = tether::exponential_policy{};
+    cfg.group = group;
+    cfg.token_provider = [&] {
+        const auto now = clock_type::now();
+        const bool open = group && group->status().front().breaker == tether::breaker_state::open;
+        std::lock_guard lock(mutex);
+        attempts.push_back(now);
+        if (open) ++attempts_while_open;
+        return std::string();
+    };
+    tether::client_callbacks cb;
+    cb.on_connected = [&](unsigned) {
+        const auto now = clock_type::now();
+        std::lock_guard lock(mutex);
+        ++connected;
+        last_connected = now;
+    };
+    auto wait_for = [](const std::function<bool()>& done, milliseconds limit) {
+        const auto deadline = clock_type::now() + limit;
+        while (!done()) {
+            if (clock_type::now() >= deadline) return false;
+            std::this_thread::sleep_for(milliseconds(5));
+        }
+        return true;
+    };
+
+    std::vector<std::unique_ptr<tether::client>> clients;
+    clients.reserve(n);
+    const auto t0 = clock_type::now();
+    constexpr std::size_t batch = 500;  // the listener's backlog must not overflow: a dropped SYN costs 1 s
+    for (std::size_t i = 0; i < n && r.error.empty(); i += batch) {
+        for (std::size_t k = i; k < std::min(n, i + batch); ++k) {
+            clients.push_back(std::make_unique<tether::client>(pool.get_executor(), cfg, cb));
+            clients.back()->async_run([&](tether::error_code) { ++finished; });
+        }
+        if (!wait_for([&] { return connected == clients.size(); }, milliseconds(60000)))
+            r.error = "only " + std::to_string(connected) + " of " + std::to_string(clients.size()) + " connected";
+    }
+    const double connect_seconds = seconds_between(t0, clock_type::now());
+    const std::size_t fds = open_fds();
+
+    restart_times t{};
+    if (r.error.empty()) {
+        {
+            std::lock_guard lock(mutex);
+            attempts.clear();
+            attempts_while_open = 0;
+        }
+        p.gen->send("restart 1500");
+        t = parse_restart(p.gen->read_reply());
+        if (!wait_for([&] { return connected == 2 * n; }, milliseconds(120000)))
+            r.error = "only " + std::to_string(connected - n) + " of " + std::to_string(n) + " reconnected";
+    }
+    for (auto& c : clients) c->async_close([](tether::error_code) {});
+    wait_for([&] { return finished == clients.size(); }, milliseconds(60000));
+    clients.clear();
+    pool.join();
+
+    std::lock_guard lock(mutex);
+    std::size_t peak = 0, first_bin = SIZE_MAX, last_bin = 0;
+    for (const auto a : attempts) {
+        if (a < t.down) continue;
+        const auto bin = static_cast<std::size_t>(ms(a - t.down) / 100);
+        if (r.series.size() <= bin) r.series.resize(bin + 1);
+        peak = std::max(peak, static_cast<std::size_t>(++r.series[bin]));
+        first_bin = std::min(first_bin, bin);
+        last_bin = std::max(last_bin, bin);
+    }
+    const double bins = attempts.empty() ? 1 : static_cast<double>(last_bin - first_bin + 1);
+    r.messages = n;
+    r.metrics = {{"sessions", static_cast<double>(n)},
+                 {"threads", 2},
+                 {"connect_all_s", connect_seconds},
+                 {"open_fds", static_cast<double>(fds)},
+                 {"server_down_ms", ms(t.up - t.down)},
+                 {"attempts_after_restart", static_cast<double>(attempts.size())},
+                 {"peak_attempts_per_100ms", static_cast<double>(peak)},
+                 {"mean_attempts_per_100ms", static_cast<double>(attempts.size()) / bins},
+                 {"all_back_after_up_s", seconds_between(t.up, last_connected)}};
+    if (group) {
+        const auto s = group->status().front();
+        r.metrics.push_back({"group_rate_per_100ms", p.group_rate / 10});
+        r.metrics.push_back({"peak_over_rate", static_cast<double>(peak) / (p.group_rate / 10)});
+        r.metrics.push_back({"bound_s", static_cast<double>(n) / p.group_rate + 2});
+        r.metrics.push_back({"breaker_openings", static_cast<double>(s.breaker_openings)});
+        r.metrics.push_back({"probes", static_cast<double>(s.probes)});
+        r.metrics.push_back({"attempts_while_open", static_cast<double>(attempts_while_open)});
+    }
     return r;
 }
 
