@@ -203,6 +203,11 @@ client_stats client::stats() const noexcept
     return s;
 }
 
+std::vector<connection_record> client::history() const
+{
+    return impl_->supervisor_.history();
+}
+
 std::string_view to_string(client_state s) noexcept
 {
     switch (s) {

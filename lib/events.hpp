@@ -15,12 +15,30 @@ namespace tether::detail {
 /// The counters, written on the strand and read from any thread.
 struct counters {
     std::atomic<std::uint64_t> connections{0}, attempts{0}, received{0}, ignored{0}, malformed{0}, sent{0},
-        heartbeat_timeouts{0}, too_big{0};
+        heartbeat_timeouts{0}, too_big{0}, bytes_received{0}, bytes_sent{0};
+    std::atomic<std::int64_t> rtt_smoothed_us{0}, rtt_variation_us{0};
+    /// When the link now up connected (steady clock, nanoseconds since its epoch); 0: none is up.
+    std::atomic<std::int64_t> connected_since_ns{0};
 
     client_stats snapshot() const noexcept
     {
-        return {connections.load(), attempts.load(), received.load(),           ignored.load(),
-                malformed.load(),   sent.load(),     heartbeat_timeouts.load(), too_big.load()};
+        client_stats s;
+        s.connections = connections.load();
+        s.attempts = attempts.load();
+        s.messages_received = received.load();
+        s.messages_ignored = ignored.load();
+        s.messages_malformed = malformed.load();
+        s.messages_sent = sent.load();
+        s.heartbeat_timeouts = heartbeat_timeouts.load();
+        s.messages_too_big = too_big.load();
+        s.bytes_received = bytes_received.load(std::memory_order_relaxed);
+        s.bytes_sent = bytes_sent.load(std::memory_order_relaxed);
+        s.rtt_smoothed = std::chrono::microseconds(rtt_smoothed_us.load(std::memory_order_relaxed));
+        s.rtt_variation = std::chrono::microseconds(rtt_variation_us.load(std::memory_order_relaxed));
+        if (const auto since = connected_since_ns.load(std::memory_order_relaxed); since != 0)
+            s.uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now().time_since_epoch() - std::chrono::nanoseconds(since));
+        return s;
     }
 };
 

@@ -176,10 +176,15 @@ asio::awaitable<void> supervisor::loop()
         if (closing_) break;
         attempt_result r = co_await attempt(plan.next_attempt(), last ? &*last : nullptr);
         inbound_.fail_sent_requests();
-        if (closing_) break;
+        connection_record record = std::move(r.record);
+        if (closing_) {
+            remember(std::move(record), std::nullopt);
+            break;
+        }
 
         next_step step = std::exchange(reconnect_requested_, false) ? plan.after_reconnect_request(clock_type::now())
                                                                     : plan.after(std::move(r), jitter.next());
+        remember(std::move(record), step.stop ? std::nullopt : std::optional<milliseconds>(step.delay));
         if (step.stop) co_return finish(std::move(step.why));
         set_state(client_state::reconnecting);
         events_.emit(events_.callbacks().on_reconnecting, reconnect_event{step.attempt, step.delay, step.why});
@@ -209,9 +214,13 @@ asio::awaitable<void> supervisor::wait(milliseconds d)
 asio::awaitable<attempt_result> supervisor::attempt(unsigned number, const disconnect* previous)
 {
     attempt_result r;
+    r.record.attempt = number;
+    r.record.started = std::chrono::system_clock::now();
     auto ended = [&r](disconnect why) {
-        r.why = std::move(why);
         r.ended_at = clock_type::now();
+        r.record.ended = std::chrono::system_clock::now();
+        r.record.why = why;
+        r.why = std::move(why);
         return r;
     };
     struct abort_reset {
@@ -255,7 +264,7 @@ asio::awaitable<attempt_result> supervisor::attempt(unsigned number, const disco
                                  .handshake_timeout = cfg_.handshake_timeout,
                                  .ping_interval = cfg_.ping_interval,
                                  .pong_timeout = cfg_.pong_timeout};
-    link l(strand_, std::move(o.io), std::move(o.leftover), o.deflate, settings, sends_, inbound_, stats_);
+    link l(strand_, std::move(o.io), std::move(o.leftover), o.deflate, settings, sends_, inbound_, stats_, rtt_);
     struct link_reset {
         link*& current;
         ~link_reset() { current = nullptr; }
@@ -265,6 +274,8 @@ asio::awaitable<attempt_result> supervisor::attempt(unsigned number, const disco
 
     r.connected = true;
     r.connected_at = clock_type::now();
+    r.record.connected = std::chrono::system_clock::now();
+    stats_.connected_since_ns.store(r.connected_at.time_since_epoch().count(), std::memory_order_relaxed);
     ++stats_.connections;
     if (!closing_) set_state(client_state::connected);
     complete_connect_waiters({});
@@ -273,7 +284,14 @@ asio::awaitable<attempt_result> supervisor::attempt(unsigned number, const disco
     if (closing_) l.close();
 
     link_result result = co_await l.run();
+    stats_.connected_since_ns.store(0, std::memory_order_relaxed);
     r.healthy = result.healthy;
+    r.record.healthy = result.healthy;
+    r.record.messages_received = result.traffic.messages_received;
+    r.record.messages_sent = result.traffic.messages_sent;
+    r.record.bytes_received = result.traffic.bytes_received;
+    r.record.bytes_sent = result.traffic.bytes_sent;
+    r.record.rtt = result.rtt;
     co_return ended(std::move(result.why));
 }
 
@@ -375,6 +393,21 @@ void supervisor::finish(disconnect why)
     inbound_.finish();
     auto unsent = sends_.take_all();
     inbound_.written(unsent, error::client_closed);
+}
+
+void supervisor::remember(connection_record record, std::optional<milliseconds> delay)
+{
+    if (cfg_.history_size == 0) return;
+    record.delay = delay;
+    std::lock_guard lock(history_mutex_);
+    if (history_.size() == cfg_.history_size) history_.pop_front();
+    history_.push_back(std::move(record));
+}
+
+std::vector<connection_record> supervisor::history() const
+{
+    std::lock_guard lock(history_mutex_);
+    return {history_.begin(), history_.end()};
 }
 
 void supervisor::add_connect_waiter(void_handler h)

@@ -9,6 +9,7 @@
 #include "endpoint_group.hpp"
 #include "events.hpp"
 #include "link/open.hpp"
+#include "link/rtt.hpp"
 #include "mailbox.hpp"
 
 #include <tether/reconnect_policy.hpp>
@@ -18,6 +19,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <deque>
+#include <mutex>
 #include <functional>
 #include <list>
 #include <memory>
@@ -35,6 +38,7 @@ struct attempt_result {
     bool healthy = false;    ///< a message or a pong arrived on the link
     clock_type::time_point connected_at{};
     clock_type::time_point ended_at{};
+    connection_record record{};  ///< for the history: all but the policy's delay
 };
 
 /// What the supervisor does after an attempt.
@@ -83,6 +87,8 @@ public:
     void shutdown();
 
     client_state state() const noexcept { return state_.load(std::memory_order_relaxed); }
+    /// The last `history_size` connection records, oldest first. Any thread.
+    std::vector<connection_record> history() const;
 
 private:
     template <class Signature>
@@ -99,6 +105,7 @@ private:
     asio::awaitable<bool> pass_group(gate_ticket& ticket, unsigned number, const disconnect* previous);
     asio::awaitable<std::optional<disconnect>> fetch_token(std::string& token);
     void finish(disconnect why);
+    void remember(connection_record record, std::optional<milliseconds> delay);
 
     bool interrupted() const noexcept { return closing_ || reconnect_requested_; }
     void set_state(client_state s) noexcept { state_.store(s, std::memory_order_relaxed); }
@@ -135,6 +142,10 @@ private:
     std::vector<void_handler> run_waiters_;
     std::vector<void_handler> close_waiters_;
     std::weak_ptr<void> owner_;  // the client, for cancellation handlers that may outlive it
+
+    rtt_estimator rtt_;  // ping to pong, across links
+    mutable std::mutex history_mutex_;
+    std::deque<connection_record> history_;
 };
 
 }  // namespace tether::detail

@@ -208,6 +208,11 @@ public:
     /// The counters so far. Any thread.
     client_stats stats() const noexcept;
 
+    /// The last `client_config::history_size` connection attempts, oldest first: when each
+    /// started, connected and ended, why it ended, what the policy chose next, and what the link
+    /// carried. Any thread.
+    std::vector<connection_record> history() const;
+
 private:
     class impl;
 

@@ -93,6 +93,8 @@ struct client_config {
     /// Budgets shared with other clients of the same endpoint: a connect-rate limit, a cap on
     /// concurrent attempts and a circuit breaker (see `endpoint_group`). None by default.
     std::shared_ptr<endpoint_group> group;
+    /// Connection records `client::history()` keeps, the newest replacing the oldest; 0: none.
+    std::size_t history_size = 32;
     /// The wait before connecting again after `client::reconnect()`.
     std::chrono::milliseconds manual_reconnect_delay = 500ms;
     /// Upper bound on `async_close`: flushing queued sends and the closing handshake. After it the

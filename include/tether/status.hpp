@@ -2,7 +2,11 @@
 #ifndef TETHER_STATUS_HPP
 #define TETHER_STATUS_HPP
 
+#include <tether/disconnect.hpp>
+
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace tether {
@@ -20,6 +24,12 @@ enum class client_state {
 /// The name of a state, e.g. "reconnecting".
 std::string_view to_string(client_state s) noexcept;
 
+/// Round-trip times from ping to pong on one link.
+struct rtt_stats {
+    std::chrono::microseconds min{0}, avg{0}, last{0};
+    std::uint64_t samples = 0;  ///< pongs timed; the times are zero without one
+};
+
 /// Counters since construction. Read from any thread.
 struct client_stats {
     std::uint64_t connections = 0;  ///< upgrades that succeeded
@@ -33,6 +43,30 @@ struct client_stats {
     std::uint64_t messages_too_big = 0;    ///< inbound messages over max_message_size (link closed with 1009)
     std::uint64_t inbox_depth = 0;         ///< now: messages waiting in the inbox for the application
     std::uint64_t send_queue_depth = 0;    ///< now: sends waiting for the writer
+    std::uint64_t bytes_received = 0;      ///< read from the network (frames as they came, after TLS)
+    std::uint64_t bytes_sent = 0;          ///< written to the network (frames, before TLS)
+    /// The smoothed round-trip time from ping to pong and its variation (RFC 6298), over the
+    /// links so far; zero before the first pong.
+    std::chrono::microseconds rtt_smoothed{0};
+    std::chrono::microseconds rtt_variation{0};
+    /// How long the link now up has been connected; zero when none is.
+    std::chrono::milliseconds uptime{0};
+};
+
+/// One connection attempt, and the link if it opened: what `client::history()` keeps.
+struct connection_record {
+    unsigned attempt = 0;  ///< its number since the last healthy link (1 = the first)
+    std::chrono::system_clock::time_point started{};    ///< the attempt began (the group's wait included)
+    std::chrono::system_clock::time_point connected{};  ///< the upgrade succeeded; epoch if it did not
+    std::chrono::system_clock::time_point ended{};      ///< the attempt failed or the link ended
+    disconnect why;                                     ///< why it ended
+    bool healthy = false;  ///< a message or a pong arrived on the link
+    /// What the policy chose after it: the wait before the next attempt; nullopt when the client
+    /// stopped (the policy gave up, or the application closed).
+    std::optional<std::chrono::milliseconds> delay;
+    std::uint64_t messages_received = 0, messages_sent = 0;  ///< on this link
+    std::uint64_t bytes_received = 0, bytes_sent = 0;        ///< on this link, frames as on the wire
+    rtt_stats rtt;                                           ///< ping to pong on this link
 };
 
 }  // namespace tether

@@ -5,6 +5,8 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include <cstring>
+
 namespace tether::detail {
 
 asio::awaitable<disconnect> heartbeat::run()
@@ -31,7 +33,12 @@ asio::awaitable<disconnect> heartbeat::run()
         next_ping = sent_at + s.ping_interval;
         if (st_.paused || st_.closing()) continue;
 
-        st_.send_control(wire::opcode::ping, {});
+        // Numbered, so that its pong times this ping and not an older one.
+        ++st_.ping_number;
+        unsigned char number[4];
+        std::memcpy(number, &st_.ping_number, sizeof number);
+        st_.ping_sent_at = sent_at;
+        st_.send_control(wire::opcode::ping, number);
         timer.expires_at(sent_at + s.pong_timeout);
         co_await timer.async_wait(use_tuple);
         if (stopped(cs)) co_return user_disconnect();

@@ -25,6 +25,21 @@ void link_state::send_control(wire::opcode op, std::span<const unsigned char> pa
     sends.wake();
 }
 
+void link_state::pong_arrived(std::span<const unsigned char> payload) noexcept
+{
+    healthy = true;
+    unsigned char expected[4];
+    std::memcpy(expected, &ping_number, sizeof expected);
+    if (!ping_sent_at || payload.size() != sizeof expected || std::memcmp(payload.data(), expected, sizeof expected) != 0)
+        return;  // unsolicited, or the answer to an older ping
+    const auto sample = std::chrono::duration_cast<rtt_estimator::duration>(clock_type::now() - *ping_sent_at);
+    ping_sent_at.reset();
+    rtt.add(sample);
+    link_rtt.add(sample);
+    stats.rtt_smoothed_us.store(rtt.smoothed().count(), std::memory_order_relaxed);
+    stats.rtt_variation_us.store(rtt.variation().count(), std::memory_order_relaxed);
+}
+
 void link_state::send_close_after_queue()
 {
     if (close_to_send || close_sent) return;
@@ -41,10 +56,10 @@ void link_state::send_close_now(std::uint16_t code)
 
 link::link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::string leftover,
            std::optional<wire::deflate_params> deflate, link_settings settings, send_queue& sends, delivery& inbound,
-           counters& stats)
+           counters& stats, rtt_estimator& rtt)
     : strand_(std::move(strand)), io_(std::move(io)), settings_(settings),
       codec_(deflate ? std::make_unique<wire::deflate_codec>(*deflate) : nullptr),
-      state_(strand_, *io_, settings_, sends, inbound, stats), reader_(state_, codec_.get(), std::move(leftover)),
+      state_(strand_, *io_, settings_, sends, inbound, stats, rtt), reader_(state_, codec_.get(), std::move(leftover)),
       writer_(state_, codec_.get()), heartbeat_(state_), spawned_done_(strand_)
 {
     state_.out = &writer_;
@@ -82,7 +97,7 @@ asio::awaitable<link_result> link::run()
     }
     if (reader_failure) std::rethrow_exception(reader_failure);
     if (failure_) std::rethrow_exception(failure_);
-    link_result r{std::move(*first_end_), state_.healthy};
+    link_result r{std::move(*first_end_), state_.healthy, state_.traffic, state_.link_rtt.summary()};
     io_->close(r.why.kind != disconnect_kind::close_frame);
     co_return r;
 }

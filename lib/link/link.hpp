@@ -13,6 +13,7 @@
 #include "../wire/decoder.hpp"
 #include "../wire/deflate.hpp"
 #include "../wire/mask.hpp"
+#include "rtt.hpp"
 #include "transport.hpp"
 
 #include <tether/disconnect.hpp>
@@ -37,6 +38,11 @@ struct link_settings {
     milliseconds handshake_timeout{10000};  ///< bounds the closing handshake and the teardown
     milliseconds ping_interval{30000};      ///< 0: no heartbeat
     milliseconds pong_timeout{10000};
+};
+
+/// What one link carried.
+struct link_traffic {
+    std::uint64_t messages_received = 0, messages_sent = 0, bytes_received = 0, bytes_sent = 0;
 };
 
 /// An event on the strand: `wait` completes once `set` has been called, at the deadline, or when
@@ -68,8 +74,8 @@ struct control_frame {
 /// What the tasks of one link share.
 struct link_state {
     link_state(const asio::any_io_executor& strand, transport& io, const link_settings& settings, send_queue& sends,
-               delivery& inbound, counters& stats)
-        : strand(strand), io(io), settings(settings), sends(sends), inbound(inbound), stats(stats),
+               delivery& inbound, counters& stats, rtt_estimator& rtt)
+        : strand(strand), io(io), settings(settings), sends(sends), inbound(inbound), stats(stats), rtt(rtt),
           controls_drained(strand), close_written(strand)
     {
     }
@@ -80,7 +86,15 @@ struct link_state {
     send_queue& sends;
     delivery& inbound;
     counters& stats;
+    rtt_estimator& rtt;     // the client's, across its links
     writer* out = nullptr;  // for the reader's write_now
+
+    // What this link carried, for its record; the client's totals are in `stats`.
+    link_traffic traffic;
+    rtt_estimator link_rtt;  // this link's pongs only
+    // The ping waiting for its pong: its number (echoed in the pong's payload) and when it went.
+    std::uint32_t ping_number = 0;
+    std::optional<clock_type::time_point> ping_sent_at;
 
     // Liveness: any byte read proves the link alive.
     clock_type::time_point last_inbound = clock_type::now();
@@ -104,6 +118,15 @@ struct link_state {
     bool close_sent = false;
     strand_event close_written;  ///< the writer wrote the close frame (or gave up writing)
 
+    /// `n` bytes were read: the link is alive.
+    void arrived(std::size_t n) noexcept
+    {
+        last_inbound = clock_type::now();
+        traffic.bytes_received += n;
+        stats.bytes_received.fetch_add(n, std::memory_order_relaxed);
+    }
+    /// A pong arrived with `payload`: the round trip of the ping it answers, if it answers one.
+    void pong_arrived(std::span<const unsigned char> payload) noexcept;
     /// Queues a control frame and wakes the writer.
     void send_control(wire::opcode op, std::span<const unsigned char> payload);
     /// The application's close: after the queued messages, unless a close is under way already.
@@ -119,6 +142,8 @@ struct link_state {
 struct link_result {
     disconnect why;
     bool healthy = false;  ///< a message or a pong arrived on it
+    link_traffic traffic;
+    rtt_stats rtt;
 };
 
 class reader {
@@ -206,6 +231,7 @@ private:
     };
     std::vector<piece> pieces_;
     std::vector<asio::const_buffer> buffers_;
+    std::size_t batch_bytes_ = 0;  // of the batch being written
     bool close_in_batch_ = false;
     bool parked_ = false;   // waiting for work in the send queue
     bool pending_ = false;  // buffers_ holds the rest of a batch write_now started
@@ -229,7 +255,7 @@ class link {
 public:
     link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::string leftover,
          std::optional<wire::deflate_params> deflate, link_settings settings, send_queue& sends, delivery& inbound,
-         counters& stats);
+         counters& stats, rtt_estimator& rtt);
 
     asio::awaitable<link_result> run();
 

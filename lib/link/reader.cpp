@@ -98,7 +98,7 @@ asio::awaitable<error_code> reader::read()
         auto* at = reinterpret_cast<unsigned char*>(current_->data()) + direct_at_;
         auto [ec, n] = co_await st_.io.read_some(asio::buffer(at, direct_end_ - direct_at_), true);
         if (ec) co_return ec;
-        st_.last_inbound = clock_type::now();
+        st_.arrived(n);
         direct_read_ = n;
         co_return error_code{};
     }
@@ -119,7 +119,7 @@ asio::awaitable<error_code> reader::read()
         end_ = n;
         last_read_filled_ = n == capacity_;
         quiet_ = !last_read_filled_;
-        st_.last_inbound = clock_type::now();
+        st_.arrived(n);
         co_return error_code{};
     }
     if (begin_ == end_) begin_ = end_ = 0;
@@ -144,7 +144,7 @@ asio::awaitable<error_code> reader::read()
     end_ += n;
     last_read_filled_ = n == room;
     quiet_ = n < small_.size();
-    st_.last_inbound = clock_type::now();
+    st_.arrived(n);
     co_return error_code{};
 }
 
@@ -175,7 +175,7 @@ std::optional<disconnect> reader::decode(std::size_t max_messages)
             if (auto ended = on_data(d, false)) return ended;
             break;
         case wire::frame_event::ping: st_.send_control(wire::opcode::pong, d.payload); break;
-        case wire::frame_event::pong: st_.healthy = true; break;
+        case wire::frame_event::pong: st_.pong_arrived(d.payload); break;
         case wire::frame_event::close: {
             const std::uint16_t code = d.close_code == wire::close_code::no_status ? 0 : d.close_code;
             std::string reason(reinterpret_cast<const char*>(d.payload.data()), d.payload.size());
@@ -266,6 +266,7 @@ std::optional<disconnect> reader::fail(std::uint16_t code, disconnect why)
 
 void reader::deliver()
 {
+    st_.traffic.messages_received += batch_.size();
     if (!batch_.empty()) st_.inbound.deliver(batch_);
     // What the messages (or pings) just read asked for goes out now: a reply, a pong.
     if (!batch_.empty() || !st_.controls.empty()) st_.out->write_now();

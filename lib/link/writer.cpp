@@ -80,7 +80,11 @@ void writer::write_now()
 void writer::gather()
 {
     buffers_.clear();
-    for (const piece& p : pieces_) buffers_.emplace_back(p.data ? p.data : out_.get() + p.offset, p.size);
+    batch_bytes_ = 0;
+    for (const piece& p : pieces_) {
+        buffers_.emplace_back(p.data ? p.data : out_.get() + p.offset, p.size);
+        batch_bytes_ += p.size;
+    }
 }
 
 void writer::finish(error_code ec)
@@ -90,6 +94,9 @@ void writer::finish(error_code ec)
         st_.inbound.written(batch_, error::connection_lost);
         return;
     }
+    st_.traffic.messages_sent += batch_.size();
+    st_.traffic.bytes_sent += batch_bytes_;
+    st_.stats.bytes_sent.fetch_add(batch_bytes_, std::memory_order_relaxed);
     st_.controls_drained.set();
     if (close_in_batch_) st_.close_written.set();
     st_.inbound.written(batch_, {});

@@ -120,6 +120,18 @@ inline asio::awaitable<void> pause(std::chrono::milliseconds d)
     co_await t.async_wait(use_tuple);
 }
 
+/// Waits until `pred` holds, checking every millisecond; false after `limit`. For conditions no
+/// client event announces (a group's state, a counter).
+inline asio::awaitable<bool> eventually(std::function<bool()> pred, std::chrono::milliseconds limit = 10s)
+{
+    const auto deadline = clock_type::now() + limit;
+    while (!pred()) {
+        if (clock_type::now() >= deadline) co_return false;
+        co_await pause(1ms);
+    }
+    co_return true;
+}
+
 /// A scripted server, and a client against it whose callbacks go to `log`: the common shape of
 /// the tests that run a client until its policy stops.
 struct scenario {

@@ -17,18 +17,6 @@ using namespace tether::test;
 
 namespace {
 
-// Waits until `pred` holds, checking every millisecond; false after `limit`. For conditions no
-// client event announces (the group's own state).
-asio::awaitable<bool> eventually(std::function<bool()> pred, std::chrono::milliseconds limit = 10s)
-{
-    const auto deadline = clock_type::now() + limit;
-    while (!pred()) {
-        if (clock_type::now() >= deadline) co_return false;
-        co_await pause(1ms);
-    }
-    co_return true;
-}
-
 // The group's one endpoint; empty before any client asked.
 tether::endpoint_status now_of(const endpoint_group& g)
 {
