@@ -221,4 +221,19 @@ std::string_view to_string(client_state s) noexcept
     return "unknown";
 }
 
+std::string_view to_string(event_kind k) noexcept
+{
+    switch (k) {
+    case event_kind::state: return "state";
+    case event_kind::held: return "held";
+    case event_kind::attempt: return "attempt";
+    case event_kind::connected: return "connected";
+    case event_kind::disconnected: return "disconnected";
+    case event_kind::decision: return "decision";
+    case event_kind::pong: return "pong";
+    case event_kind::heartbeat_timeout: return "heartbeat_timeout";
+    }
+    return "unknown";
+}
+
 }  // namespace tether

@@ -56,6 +56,16 @@ public:
         if (f && !silenced_.load(std::memory_order_acquire)) f(std::forward<Args>(args)...);
     }
 
+    /// Whether anyone listens to `on_event`: an event's members need not be built otherwise.
+    bool wants_events() const noexcept { return cb_.on_event && !silenced(); }
+    /// Stamps `e` and hands it to `on_event`.
+    void event(client_event e) const
+    {
+        if (!wants_events()) return;
+        e.at = std::chrono::system_clock::now();
+        cb_.on_event(e);
+    }
+
     void silence() noexcept { silenced_.store(true, std::memory_order_release); }
     bool silenced() const noexcept { return silenced_.load(std::memory_order_acquire); }
 

@@ -176,6 +176,8 @@ asio::awaitable<void> supervisor::loop()
         if (closing_) break;
         attempt_result r = co_await attempt(plan.next_attempt(), last ? &*last : nullptr);
         inbound_.fail_sent_requests();
+        if (events_.wants_events())
+            events_.event({.kind = event_kind::disconnected, .attempt = r.record.attempt, .reason = r.why});
         connection_record record = std::move(r.record);
         if (closing_) {
             remember(std::move(record), std::nullopt);
@@ -185,6 +187,12 @@ asio::awaitable<void> supervisor::loop()
         next_step step = std::exchange(reconnect_requested_, false) ? plan.after_reconnect_request(clock_type::now())
                                                                     : plan.after(std::move(r), jitter.next());
         remember(std::move(record), step.stop ? std::nullopt : std::optional<milliseconds>(step.delay));
+        if (events_.wants_events())
+            events_.event({.kind = event_kind::decision,
+                           .attempt = step.attempt,
+                           .reason = step.why,
+                           .retry = !step.stop,
+                           .delay = step.delay});
         if (step.stop) co_return finish(std::move(step.why));
         set_state(client_state::reconnecting);
         events_.emit(events_.callbacks().on_reconnecting, reconnect_event{step.attempt, step.delay, step.why});
@@ -247,6 +255,7 @@ asio::awaitable<attempt_result> supervisor::attempt(unsigned number, const disco
 
     set_state(client_state::connecting);
     ++stats_.attempts;
+    events_.event({.kind = event_kind::attempt, .attempt = number});
 
     std::string token;
     auto token_failure = co_await fetch_token(token);
@@ -264,7 +273,8 @@ asio::awaitable<attempt_result> supervisor::attempt(unsigned number, const disco
                                  .handshake_timeout = cfg_.handshake_timeout,
                                  .ping_interval = cfg_.ping_interval,
                                  .pong_timeout = cfg_.pong_timeout};
-    link l(strand_, std::move(o.io), std::move(o.leftover), o.deflate, settings, sends_, inbound_, stats_, rtt_);
+    link l(strand_, std::move(o.io), std::move(o.leftover), o.deflate, settings, sends_, inbound_, stats_, rtt_,
+           events_);
     struct link_reset {
         link*& current;
         ~link_reset() { current = nullptr; }
@@ -280,6 +290,7 @@ asio::awaitable<attempt_result> supervisor::attempt(unsigned number, const disco
     if (!closing_) set_state(client_state::connected);
     complete_connect_waiters({});
     events_.emit(events_.callbacks().on_connected, number);
+    events_.event({.kind = event_kind::connected, .attempt = number});
     if (reconnect_requested_) l.abort();
     if (closing_) l.close();
 
@@ -319,15 +330,19 @@ asio::awaitable<bool> supervisor::pass_group(gate_ticket& ticket, unsigned numbe
             through = true;
             break;
         }
-        if (!told && previous) {
+        if (!told) {
             told = true;
             const auto now = clock_type::now();
             const milliseconds known =
                 v.until == clock_type::time_point::max() || v.until <= now
                     ? milliseconds::zero()
                     : std::chrono::ceil<milliseconds>(v.until - now);
-            events_.emit(events_.callbacks().on_reconnecting,
-                         reconnect_event{.attempt = number, .delay = known, .reason = *previous, .held_by_group = true});
+            events_.event({.kind = event_kind::held, .attempt = number, .delay = known});
+            if (previous)
+                events_.emit(events_.callbacks().on_reconnecting, reconnect_event{.attempt = number,
+                                                                                  .delay = known,
+                                                                                  .reason = *previous,
+                                                                                  .held_by_group = true});
         }
         group_timer_.expires_at(v.until);
         co_await group_timer_.async_wait(use_tuple);
@@ -393,6 +408,11 @@ void supervisor::finish(disconnect why)
     inbound_.finish();
     auto unsent = sends_.take_all();
     inbound_.written(unsent, error::client_closed);
+}
+
+void supervisor::set_state(client_state s)
+{
+    if (state_.exchange(s, std::memory_order_relaxed) != s) events_.event({.kind = event_kind::state, .state = s});
 }
 
 void supervisor::remember(connection_record record, std::optional<milliseconds> delay)

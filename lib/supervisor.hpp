@@ -108,7 +108,7 @@ private:
     void remember(connection_record record, std::optional<milliseconds> delay);
 
     bool interrupted() const noexcept { return closing_ || reconnect_requested_; }
-    void set_state(client_state s) noexcept { state_.store(s, std::memory_order_relaxed); }
+    void set_state(client_state s);
     void add_connect_waiter(void_handler h);
     void cancel_connect_waiter(std::uint64_t id);
     void complete_connect_waiters(error_code ec);

@@ -7,6 +7,7 @@
 #include <tether/message.hpp>
 #include <tether/proxy.hpp>
 #include <tether/reconnect_policy.hpp>
+#include <tether/status.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
@@ -148,6 +149,9 @@ struct client_callbacks {
     /// Something went wrong that did not end the connection (e.g. a malformed message), or an
     /// attempt failed; `what` is a human description without secrets.
     std::function<void(error_code, const std::string& what)> on_error;
+    /// Every state change, attempt, disconnect, policy decision and heartbeat verdict, as one
+    /// typed stream (see `client_event`). Independent of the callbacks above.
+    std::function<void(const client_event&)> on_event;
 };
 
 }  // namespace tether

@@ -24,6 +24,35 @@ enum class client_state {
 /// The name of a state, e.g. "reconnecting".
 std::string_view to_string(client_state s) noexcept;
 
+/// What a `client_event` reports.
+enum class event_kind {
+    state,              ///< the client's state changed: `state` is the new one
+    held,               ///< the endpoint group holds attempt `attempt` back; `delay` is the wait when known
+    attempt,            ///< attempt `attempt` starts (after any wait)
+    connected,          ///< attempt `attempt` connected: the upgrade succeeded
+    disconnected,       ///< attempt `attempt` failed, or its link ended: `reason` says why
+    decision,           ///< the policy decided after `reason`: `retry` after `delay` with attempt `attempt`, or stop
+    pong,               ///< a pong answered the heartbeat's ping after `rtt`
+    heartbeat_timeout,  ///< no frame arrived within `delay` of a ping: the link is dead
+};
+
+/// The name of a kind, e.g. "heartbeat_timeout".
+std::string_view to_string(event_kind k) noexcept;
+
+/// One structured event, for a service's logger or tracer (`client_callbacks::on_event`): every
+/// state change, attempt, disconnect, policy decision and heartbeat verdict, as data. Only the
+/// members its kind names are set. It carries no secrets: no token and no header.
+struct client_event {
+    event_kind kind = event_kind::state;
+    std::chrono::system_clock::time_point at{};
+    client_state state = client_state::idle;
+    unsigned attempt = 0;
+    disconnect reason;
+    bool retry = false;
+    std::chrono::milliseconds delay{0};
+    std::chrono::microseconds rtt{0};
+};
+
 /// Round-trip times from ping to pong on one link.
 struct rtt_stats {
     std::chrono::microseconds min{0}, avg{0}, last{0};

@@ -44,6 +44,7 @@ asio::awaitable<disconnect> heartbeat::run()
         if (stopped(cs)) co_return user_disconnect();
         if (st_.last_inbound < sent_at && !st_.paused && !st_.closing()) {
             ++st_.stats.heartbeat_timeouts;
+            st_.events.event({.kind = event_kind::heartbeat_timeout, .delay = s.pong_timeout});
             co_return disconnect{.kind = disconnect_kind::heartbeat_timeout,
                                  .error = error::heartbeat_timeout,
                                  .reason = "no frame within pong_timeout of a ping"};

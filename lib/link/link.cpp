@@ -25,7 +25,7 @@ void link_state::send_control(wire::opcode op, std::span<const unsigned char> pa
     sends.wake();
 }
 
-void link_state::pong_arrived(std::span<const unsigned char> payload) noexcept
+void link_state::pong_arrived(std::span<const unsigned char> payload)
 {
     healthy = true;
     unsigned char expected[4];
@@ -38,6 +38,7 @@ void link_state::pong_arrived(std::span<const unsigned char> payload) noexcept
     link_rtt.add(sample);
     stats.rtt_smoothed_us.store(rtt.smoothed().count(), std::memory_order_relaxed);
     stats.rtt_variation_us.store(rtt.variation().count(), std::memory_order_relaxed);
+    events.event({.kind = event_kind::pong, .rtt = sample});
 }
 
 void link_state::send_close_after_queue()
@@ -56,10 +57,10 @@ void link_state::send_close_now(std::uint16_t code)
 
 link::link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::string leftover,
            std::optional<wire::deflate_params> deflate, link_settings settings, send_queue& sends, delivery& inbound,
-           counters& stats, rtt_estimator& rtt)
+           counters& stats, rtt_estimator& rtt, const notifier& events)
     : strand_(std::move(strand)), io_(std::move(io)), settings_(settings),
       codec_(deflate ? std::make_unique<wire::deflate_codec>(*deflate) : nullptr),
-      state_(strand_, *io_, settings_, sends, inbound, stats, rtt), reader_(state_, codec_.get(), std::move(leftover)),
+      state_(strand_, *io_, settings_, sends, inbound, stats, rtt, events), reader_(state_, codec_.get(), std::move(leftover)),
       writer_(state_, codec_.get()), heartbeat_(state_), spawned_done_(strand_)
 {
     state_.out = &writer_;

@@ -74,8 +74,9 @@ struct control_frame {
 /// What the tasks of one link share.
 struct link_state {
     link_state(const asio::any_io_executor& strand, transport& io, const link_settings& settings, send_queue& sends,
-               delivery& inbound, counters& stats, rtt_estimator& rtt)
+               delivery& inbound, counters& stats, rtt_estimator& rtt, const notifier& events)
         : strand(strand), io(io), settings(settings), sends(sends), inbound(inbound), stats(stats), rtt(rtt),
+          events(events),
           controls_drained(strand), close_written(strand)
     {
     }
@@ -87,6 +88,7 @@ struct link_state {
     delivery& inbound;
     counters& stats;
     rtt_estimator& rtt;     // the client's, across its links
+    const notifier& events;
     writer* out = nullptr;  // for the reader's write_now
 
     // What this link carried, for its record; the client's totals are in `stats`.
@@ -126,7 +128,7 @@ struct link_state {
         stats.bytes_received.fetch_add(n, std::memory_order_relaxed);
     }
     /// A pong arrived with `payload`: the round trip of the ping it answers, if it answers one.
-    void pong_arrived(std::span<const unsigned char> payload) noexcept;
+    void pong_arrived(std::span<const unsigned char> payload);
     /// Queues a control frame and wakes the writer.
     void send_control(wire::opcode op, std::span<const unsigned char> payload);
     /// The application's close: after the queued messages, unless a close is under way already.
@@ -255,7 +257,7 @@ class link {
 public:
     link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::string leftover,
          std::optional<wire::deflate_params> deflate, link_settings settings, send_queue& sends, delivery& inbound,
-         counters& stats, rtt_estimator& rtt);
+         counters& stats, rtt_estimator& rtt, const notifier& events);
 
     asio::awaitable<link_result> run();
 

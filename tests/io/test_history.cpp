@@ -4,6 +4,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <algorithm>
+
 using tether::client;
 using tether::error_code;
 using tether::testing::server_connection;
@@ -31,7 +33,10 @@ BOOST_AUTO_TEST_CASE(each_connection_is_recorded_with_its_traffic_its_round_trip
     cfg.ping_interval = 5ms;
     cfg.pong_timeout = 2s;
     event_log log(ioc.get_executor());
-    client c(ioc.get_executor(), cfg, log.callbacks());
+    std::vector<tether::client_event> events;
+    auto callbacks = log.callbacks();
+    callbacks.on_event = [&](const tether::client_event& e) { events.push_back(e); };
+    client c(ioc.get_executor(), cfg, callbacks);
     const auto before = std::chrono::system_clock::now();
     run(ioc, [&]() -> asio::awaitable<void> {
         c.async_run([](error_code) {});
@@ -77,11 +82,71 @@ BOOST_AUTO_TEST_CASE(each_connection_is_recorded_with_its_traffic_its_round_trip
     BOOST_TEST(!second.delay.has_value());  // the application closed: nothing came next
     BOOST_TEST(second.messages_sent == 0u);
 
+    // The same story as structured events, pongs aside.
+    std::vector<std::string> story;
+    for (const auto& e : events) {
+        if (e.kind == tether::event_kind::pong) {
+            BOOST_TEST(e.rtt > 0us);
+            continue;
+        }
+        std::string line(tether::to_string(e.kind));
+        if (e.kind == tether::event_kind::state) line += " " + std::string(tether::to_string(e.state));
+        if (e.kind == tether::event_kind::attempt || e.kind == tether::event_kind::connected)
+            line += " " + std::to_string(e.attempt);
+        if (e.kind == tether::event_kind::disconnected) line += " " + tether::describe(e.reason);
+        if (e.kind == tether::event_kind::decision)
+            line += std::string(e.retry ? " retry " : " stop ") + std::to_string(e.delay.count()) + " ms, attempt " +
+                    std::to_string(e.attempt);
+        story.push_back(line);
+        BOOST_TEST((e.at >= before && e.at <= after));
+    }
+    const std::vector<std::string> expected = {
+        "state connecting", "attempt 1", "state connected", "connected 1",
+        "disconnected " + tether::describe(first.why), "decision retry 10 ms, attempt 2", "state reconnecting",
+        "state connecting", "attempt 2", "state connected", "connected 2",
+        "state closing",  // async_close; then the link ends and the client with it
+        "disconnected " + tether::describe(second.why), "state closed"};
+    BOOST_TEST(story == expected, boost::test_tools::per_element());
+
     const auto s = c.stats();
     BOOST_TEST(s.uptime.count() == 0);  // none is up
     BOOST_TEST(s.bytes_sent >= first.bytes_sent + second.bytes_sent);
     BOOST_TEST(s.bytes_received >= first.bytes_received + second.bytes_received);
     BOOST_TEST(s.rtt_smoothed > 0us);
+}
+
+BOOST_AUTO_TEST_CASE(a_dead_link_is_reported_as_a_heartbeat_verdict)
+{
+    scenario sc([](server_connection& c) -> asio::awaitable<void> {
+        co_await c.async_accept();
+        co_await c.async_stay_silent(10s);  // reads nothing, so answers no ping
+    });
+    auto cfg = fast_config(sc.server.url());
+    cfg.ping_interval = 10ms;
+    cfg.pong_timeout = 20ms;
+    cfg.policy = tether::never_policy{};
+    std::vector<tether::client_event> events;
+    sc.c.emplace(sc.ioc.get_executor(), cfg, [&] {
+        auto cb = sc.log.callbacks();
+        cb.on_event = [&](const tether::client_event& e) { events.push_back(e); };
+        return cb;
+    }());
+    run(sc.ioc, [&]() -> asio::awaitable<void> { co_await sc.c->async_run(use_tuple); });
+    std::vector<std::string_view> kinds;
+    for (const auto& e : events)
+        if (e.kind != tether::event_kind::state) kinds.push_back(tether::to_string(e.kind));
+    using k = tether::event_kind;
+    const std::vector<std::string_view> expected = {"attempt", "connected", "heartbeat_timeout", "disconnected",
+                                                    "decision"};
+    BOOST_TEST(kinds == expected, boost::test_tools::per_element());
+    auto timeout = std::find_if(events.begin(), events.end(), [](auto& e) { return e.kind == k::heartbeat_timeout; });
+    BOOST_REQUIRE(timeout != events.end());
+    BOOST_TEST(timeout->delay.count() == 20);
+    auto decision = std::find_if(events.begin(), events.end(), [](auto& e) { return e.kind == k::decision; });
+    BOOST_REQUIRE(decision != events.end());
+    BOOST_TEST(!decision->retry);  // never_policy
+    BOOST_TEST((decision->reason.kind == tether::disconnect_kind::heartbeat_timeout));
+    BOOST_TEST((events.back().kind == k::state && events.back().state == tether::client_state::closed));
 }
 
 BOOST_AUTO_TEST_CASE(failed_attempts_are_recorded_and_only_the_last_n_are_kept)
