@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
 
 #include <sys/wait.h>
 
@@ -60,6 +61,8 @@ options:
                             https_proxy / http_proxy / NO_PROXY say (they apply otherwise)
   --allow-plaintext-token   allow a token over ws:// to a host that is not loopback
   --deflate                 offer permessage-deflate
+  --stats                   on exit, print the counters and the connection history to stderr as
+                            one JSON line: {"event":"stats","stats":{...},"history":[...]}
   --max-message-size BYTES  the largest inbound message (default 16 MiB)
   --ping-interval MS        heartbeat ping interval, 0 = off (default 30000)
   --pong-timeout MS         heartbeat deadline after a ping (default 10000)
@@ -93,6 +96,7 @@ struct options {
     std::string cafile, cert, key, proxy;
     bool allow_plaintext_token = false;
     bool deflate = false;
+    bool stats = false;
     std::optional<std::size_t> max_message_size;
     bool help = false;
 };
@@ -140,6 +144,10 @@ options parse_args(int argc, char** argv)
         }
         if (arg == "-h" || arg == "--help") {
             o.help = true;
+            continue;
+        }
+        if (arg == "--stats") {
+            o.stats = true;
             continue;
         }
         if (arg == "--allow-plaintext-token" || arg == "--deflate") {
@@ -284,8 +292,8 @@ json::object with_disconnect(json::object e, const tether::disconnect& d)
 // the members need no locks.
 class cat {
 public:
-    explicit cat(tether::client_config cfg)
-        : client_(io_.get_executor(), std::move(cfg),
+    cat(tether::client_config cfg, bool stats)
+        : stats_(stats), client_(io_.get_executor(), std::move(cfg),
                   {
                       .on_message = [](const json::value& m) { write_line(stdout, json::serialize(m)); },
                       .on_connected =
@@ -321,6 +329,10 @@ public:
             emit_event({{"event", "error"}, {"message", std::string("internal error: ") + e.what()}});
             exit_code_ = exit_internal;
         }
+        if (stats_)
+            emit_event({{"event", "stats"},
+                        {"stats", json::value_from(client_.stats())},
+                        {"history", json::value_from(client_.history())}});
         std::fflush(stdout);
         std::fflush(stderr);
         if (reader_done_) {
@@ -391,6 +403,7 @@ private:
         io_.stop();  // lines still arriving from stdin have nowhere to go
     }
 
+    bool stats_;
     asio::io_context io_;
     tether::client client_;
     bool permanent_ = false;
@@ -415,7 +428,7 @@ int main(int argc, char** argv)
             std::fwrite(usage_text.data(), 1, usage_text.size(), stdout);
             return 0;
         }
-        tool.emplace(make_config(o));
+        tool.emplace(make_config(o), o.stats);
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "tether-cat: %s\n", e.what());
         if (dynamic_cast<const usage_error*>(&e)) std::fprintf(stderr, "Try 'tether-cat --help'.\n");

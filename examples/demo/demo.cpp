@@ -235,6 +235,7 @@ public:
     {
         const tether::client_stats stats = session_.connection().stats();
         print_summary(stats);
+        print_history(session_.connection().history());
         const auto failures = check_story(stats);
         if (failures.empty()) {
             std::cout << "\nresult: the story ended as designed (all 6 phases observed)\n";
@@ -514,6 +515,34 @@ private:
         row("total time", seconds.str());
     }
 
+    // The client's own record of each attempt: client.history().
+    void print_history(const std::vector<tether::connection_record>& history) const
+    {
+        auto since_start = [this](std::chrono::system_clock::time_point t) {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(t - started_wall_).count();
+        };
+        std::cout << "\nhistory (client.history(): times in ms since the start)\n";
+        std::cout << "  " << std::left << std::setw(3) << "try" << std::right << std::setw(8) << "started" << std::setw(10)
+                  << "connected" << std::setw(8) << "ended" << std::setw(9) << "msgs in" << std::setw(9) << "bytes in"
+                  << std::setw(10) << "bytes out" << std::setw(9) << "rtt avg" << std::setw(7) << "next"
+                  << "  why\n";
+        for (const auto& r : history) {
+            const bool connected = r.connected != std::chrono::system_clock::time_point{};
+            std::ostringstream rtt;
+            if (r.rtt.samples > 0)
+                rtt << std::fixed << std::setprecision(1) << static_cast<double>(r.rtt.avg.count()) / 1000 << "ms";
+            else
+                rtt << "-";
+            std::cout << "  " << std::left << std::setw(3) << r.attempt << std::right << std::setw(8)
+                      << since_start(r.started) << std::setw(10)
+                      << (connected ? std::to_string(since_start(r.connected)) : std::string("-")) << std::setw(8)
+                      << since_start(r.ended) << std::setw(9) << r.messages_received << std::setw(9) << r.bytes_received
+                      << std::setw(10) << r.bytes_sent << std::setw(9) << rtt.str() << std::setw(7)
+                      << (r.delay ? std::to_string(r.delay->count()) : std::string("stop")) << "  "
+                      << tether::describe(r.why) << '\n';
+        }
+    }
+
     // Each phase, as the client saw it. Empty when the story ended as designed.
     std::vector<std::string> check_story(const tether::client_stats& stats) const
     {
@@ -553,6 +582,7 @@ private:
 
     asio::io_context& ioc_;
     const clock_type::time_point started_ = clock_type::now();
+    const std::chrono::system_clock::time_point started_wall_ = std::chrono::system_clock::now();
     const std::string session_id_ = "session-demo-42";
     std::string url_;
     progress progress_;

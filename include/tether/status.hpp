@@ -4,6 +4,8 @@
 
 #include <tether/disconnect.hpp>
 
+#include <boost/json/fwd.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -97,6 +99,15 @@ struct connection_record {
     std::uint64_t bytes_received = 0, bytes_sent = 0;        ///< on this link, frames as on the wire
     rtt_stats rtt;                                           ///< ping to pong on this link
 };
+
+/// As JSON, through Boost.JSON's `value_from`: `boost::json::value_from(client.history())`. Times
+/// are UTC in ISO 8601 with milliseconds ("2026-11-29T07:12:29.123Z"), durations numbers named with
+/// their unit ("delay_ms", "rtt_us"); an absent time or delay is null.
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const disconnect& d);
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const rtt_stats& r);
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const client_stats& s);
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const connection_record& r);
+void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const client_event& e);
 
 }  // namespace tether
 

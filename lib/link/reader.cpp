@@ -42,6 +42,7 @@ reader::reader(link_state& st, wire::deflate_codec* codec, std::string leftover)
     }
     std::memcpy(data_, leftover.data(), leftover.size());
     end_ = leftover.size();
+    st_.arrived(leftover.size());  // read with the 101: this link's bytes too
 }
 
 asio::awaitable<disconnect> reader::run()

@@ -170,6 +170,22 @@ n=$(grep -c '"event":"reconnecting"' <<< "$err")
 # The seed policy spreads each delay by up to 10 %.
 [[ $err =~ '"event":"reconnecting","attempt":2,"delay_ms":'(9|10|11)','.*'"code":1011' ]] || fail "reconnecting event: $err"
 
+run --stats --reconnect-delay 10 "$base/close/1011"
+expect_rc 3 "--stats: the policy gives up as before"
+stats_line=$(tail -n 1 <<< "$err")
+if "$python" - "$stats_line" << 'EOF'; then pass "--stats prints the counters and the history as JSON on exit"; else fail "--stats: $stats_line"; fi
+import json, sys
+e = json.loads(sys.argv[1])
+assert e["event"] == "stats", e
+s, h = e["stats"], e["history"]
+assert s["attempts"] == 6 and s["connections"] == 6, s
+assert s["bytes_received"] > 0 and s["bytes_sent"] > 0, s
+assert len(h) == 6, h
+assert [r["attempt"] for r in h] == [1, 2, 3, 4, 5, 6], h
+assert all(r["why"]["close_code"] == 1011 and r["connected"] and r["ended"] >= r["started"] for r in h), h
+assert all(r["delay_ms"] in (9, 10, 11) for r in h[:-1]) and h[-1]["delay_ms"] is None, h
+EOF
+
 run --policy never --token-command 'echo s3cr3t; exit 3' "$base/echo"
 expect_rc 3 "a failing token command fails the attempt"
 [[ $err == *'token command exited with status 3'* ]] || fail "token failure reported: $err"
