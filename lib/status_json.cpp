@@ -109,7 +109,10 @@ void tag_invoke(const json::value_from_tag&, json::value& v, const client_event&
         o["reason"] = json::value_from(e.reason);
         break;
     case event_kind::pong: o["rtt_us"] = e.rtt.count(); break;
-    case event_kind::heartbeat_timeout: o["deadline_ms"] = e.delay.count(); break;
+    case event_kind::heartbeat_timeout:
+        o["deadline_ms"] = e.delay.count();
+        o["rtt_smoothed_us"] = e.rtt.count();
+        break;
     }
     v = std::move(o);
 }

@@ -272,7 +272,10 @@ asio::awaitable<attempt_result> supervisor::attempt(unsigned number, const disco
     const link_settings settings{.max_message_size = cfg_.max_message_size,
                                  .handshake_timeout = cfg_.handshake_timeout,
                                  .ping_interval = cfg_.ping_interval,
-                                 .pong_timeout = cfg_.pong_timeout};
+                                 .liveness = {.pong_timeout = cfg_.pong_timeout,
+                                              .pong_timeout_floor = cfg_.pong_timeout_floor,
+                                              .suspend_pong_timeout = cfg_.suspend_pong_timeout},
+                                 .boot_clock = cfg_.boot_clock};
     link l(strand_, std::move(o.io), std::move(o.leftover), o.deflate, settings, sends_, inbound_, stats_, rtt_,
            events_);
     struct link_reset {

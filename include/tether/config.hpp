@@ -74,6 +74,19 @@ struct client_config {
     /// declared dead and the supervisor reconnects. Must be positive when the heartbeat is on. A
     /// dead link is found within ping_interval + pong_timeout when pong_timeout <= ping_interval.
     std::chrono::milliseconds pong_timeout = 10s;
+    /// When positive, the pong deadline adapts to the measured round trip as TCP's
+    /// retransmission timeout (RTO = srtt + 4 x rttvar) does: max(this floor, 2 x RTO), capped by
+    /// `pong_timeout`. Two RTOs, because TCP backs off once before it gives up and a verdict ends
+    /// the link. A dead link on a fast network is found sooner, and a slow one gets no false
+    /// verdict. Zero (the default): always `pong_timeout`.
+    std::chrono::milliseconds pong_timeout_floor = 0s;
+    /// When the machine slept between two heartbeat ticks (CLOCK_BOOTTIME moved on 5 s or more
+    /// beyond CLOCK_MONOTONIC), the link is probably dead: NATs and servers dropped it meanwhile.
+    /// The next ping then gets this deadline (at most `pong_timeout`), not the full one.
+    std::chrono::milliseconds suspend_pong_timeout = 2s;
+    /// The clock that counts suspended time, for tests that simulate a suspend; empty (the
+    /// default): CLOCK_BOOTTIME.
+    std::function<std::chrono::nanoseconds()> boot_clock;
 
     /// Largest inbound message in bytes, after decompression. A frame header announcing more is
     /// refused before anything is allocated; the link closes with 1009 and the policy decides.

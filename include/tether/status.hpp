@@ -35,7 +35,7 @@ enum class event_kind {
     disconnected,       ///< attempt `attempt` failed, or its link ended: `reason` says why
     decision,           ///< the policy decided after `reason`: `retry` after `delay` with attempt `attempt`, or stop
     pong,               ///< a pong answered the heartbeat's ping after `rtt`
-    heartbeat_timeout,  ///< no frame arrived within `delay` of a ping: the link is dead
+    heartbeat_timeout,  ///< no frame arrived within `delay` (the deadline) of a ping; `rtt` is the smoothed round trip
 };
 
 /// The name of a kind, e.g. "heartbeat_timeout".

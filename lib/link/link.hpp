@@ -13,6 +13,7 @@
 #include "../wire/decoder.hpp"
 #include "../wire/deflate.hpp"
 #include "../wire/mask.hpp"
+#include "liveness.hpp"
 #include "rtt.hpp"
 #include "transport.hpp"
 
@@ -23,6 +24,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,7 +39,8 @@ struct link_settings {
     std::size_t max_message_size = 16 * 1024 * 1024;
     milliseconds handshake_timeout{10000};  ///< bounds the closing handshake and the teardown
     milliseconds ping_interval{30000};      ///< 0: no heartbeat
-    milliseconds pong_timeout{10000};
+    liveness_settings liveness;
+    std::function<std::chrono::nanoseconds()> boot_clock;  ///< empty: CLOCK_BOOTTIME
 };
 
 /// What one link carried.

@@ -43,6 +43,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -561,6 +563,149 @@ BOOST_AUTO_TEST_CASE(latency_with_jitter_causes_no_false_reconnects)
     BOOST_TEST(t.log.count("reconnecting") == 0u);
     BOOST_TEST(t.c->stats().heartbeat_timeouts == 0u);
     BOOST_TEST(t.c->stats().connections == 1u);
+}
+
+// The RTT-adaptive pong deadline (pong_timeout_floor), through the proxy on a fast path (1 ms each
+// way) and a slow, jittery one (100 +- 50 ms each way, a round trip of 100 to 300 ms): ten minutes
+// of heartbeats at a 1:100 scale (20 pings, 300 ms apart for 30 s) give no false verdict; then a
+// blackhole on each is found within ping_interval + the deadline its round trips suggested, far
+// sooner than pong_timeout.
+BOOST_AUTO_TEST_CASE(the_adaptive_pong_deadline_gives_no_false_verdicts_and_finds_a_blackhole_sooner)
+{
+    asio::io_context ioc;
+    matrix_server server(ioc.get_executor());
+    struct path {
+        const char* name;
+        link_faults faults;
+        fault_proxy proxy;
+        event_log log;
+        std::unique_ptr<client> c;
+        int pongs = 0;
+        std::optional<tether::client_event> verdict;
+        clock_type::time_point partition;
+        std::chrono::microseconds bound{0};
+    };
+    const auto ping_interval = 300ms;
+    const auto pong_timeout = 5s;
+    std::array<path, 2> paths{path{"fast", link_faults{.latency = 1ms}, fault_proxy(ioc.get_executor(), server.port()),
+                                   event_log(ioc.get_executor())},
+                              path{"slow", link_faults{.latency = 100ms, .jitter = 50ms},
+                                   fault_proxy(ioc.get_executor(), server.port()), event_log(ioc.get_executor())}};
+    for (auto& p : paths) {
+        p.proxy.set_seed(7);
+        p.proxy.set_faults(p.faults);
+        auto cfg = matrix_config(p.proxy.url());
+        cfg.ping_interval = ping_interval;
+        cfg.pong_timeout = pong_timeout;
+        cfg.pong_timeout_floor = 20ms;
+        auto cb = p.log.callbacks();
+        cb.on_event = [&p](const tether::client_event& e) {
+            if (e.kind == tether::event_kind::pong) ++p.pongs;
+            if (e.kind == tether::event_kind::heartbeat_timeout) p.verdict = e;
+        };
+        cb.on_reconnecting = [&p, inner = cb.on_reconnecting](const tether::reconnect_event& e) {
+            inner(e);
+            p.proxy.clear_faults();  // the partition heals: the retry gets through
+        };
+        p.c = std::make_unique<client>(ioc.get_executor(), cfg, cb);
+    }
+    run(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            for (auto& p : paths) p.c->async_run([](error_code) {});
+            for (auto& p : paths) co_await p.log.wait_until([&] { return p.log.count("connected") == 1; });
+            BOOST_TEST(co_await eventually([&] { return paths[0].pongs >= 20 && paths[1].pongs >= 20; }, 20s));
+            for (auto& p : paths) {
+                BOOST_TEST_CONTEXT(p.name)
+                {
+                    BOOST_TEST(p.log.count("reconnecting") == 0u);  // no false verdict
+                    // What the round trips suggest now: the deadline of the pings to come.
+                    const auto s = p.c->stats();
+                    const std::chrono::microseconds deadline = std::clamp<std::chrono::microseconds>(
+                        2 * (s.rtt_smoothed + 4 * s.rtt_variation), 20ms, pong_timeout);
+                    p.bound = ping_interval + deadline;
+                    BOOST_TEST_MESSAGE(p.name << ": srtt " << s.rtt_smoothed.count() << " us, rttvar "
+                                              << s.rtt_variation.count() << " us, deadline " << deadline.count()
+                                              << " us");
+                }
+                p.partition = clock_type::now();
+                p.proxy.set_faults(link_faults{.blackhole = true});
+            }
+            for (auto& p : paths) co_await p.log.wait_until([&] { return p.log.count("connected") == 2; }, 20s);
+            for (auto& p : paths) co_await p.c->async_close(use_tuple);
+        },
+        60s);
+    for (auto& p : paths) {
+        BOOST_TEST_CONTEXT(p.name)
+        {
+            const auto retry = p.log.all("reconnecting");
+            BOOST_REQUIRE(retry.size() == 1u);
+            BOOST_TEST((retry[0].reason.kind == disconnect_kind::heartbeat_timeout));
+            BOOST_REQUIRE(p.verdict.has_value());
+            BOOST_TEST(p.verdict->delay >= 20ms);  // the floor
+            BOOST_TEST(p.verdict->delay < pong_timeout);
+            const auto detected = std::chrono::duration_cast<std::chrono::milliseconds>(retry[0].at - p.partition);
+            BOOST_TEST_MESSAGE(p.name << ": blackhole found after " << detected.count() << " ms, the deadline was "
+                                      << p.verdict->delay.count() << " ms");
+            // Within the bound, plus scheduling slack on a loaded machine, and far from pong_timeout.
+            BOOST_TEST((detected <= p.bound + 400ms), detected.count() << " ms");
+            BOOST_TEST((detected < pong_timeout / 2));
+        }
+    }
+}
+
+// A machine that slept: the boot clock (injected) runs 60 s ahead of the steady one. The next
+// ping gets suspend_pong_timeout: a link that died meanwhile is found at once, not after
+// pong_timeout; one that survived answers it and stays up.
+BOOST_AUTO_TEST_CASE(after_a_suspend_the_next_ping_gets_a_short_deadline)
+{
+    for (const bool link_died : {true, false}) {
+        BOOST_TEST_CONTEXT((link_died ? "the link died meanwhile" : "the link survived"))
+        {
+            proxied t;
+            std::atomic<std::int64_t> slept_ns{0};
+            auto cfg = matrix_config(t.proxy.url());
+            cfg.ping_interval = 20ms;
+            cfg.pong_timeout = 10s;
+            cfg.suspend_pong_timeout = 100ms;
+            cfg.boot_clock = [&] {
+                return clock_type::now().time_since_epoch() + std::chrono::nanoseconds(slept_ns.load());
+            };
+            int pongs = 0;
+            std::optional<tether::client_event> verdict;
+            auto cb = t.log.callbacks();
+            cb.on_event = [&](const tether::client_event& e) {
+                if (e.kind == tether::event_kind::pong) ++pongs;
+                if (e.kind == tether::event_kind::heartbeat_timeout) verdict = e;
+            };
+            t.make_client(cfg, cb);
+            clock_type::time_point woke;
+            run(t.ioc, [&]() -> asio::awaitable<void> {
+                co_await t.c->async_connect(use_tuple);
+                BOOST_TEST(co_await eventually([&] { return pongs >= 3; }));
+                if (link_died) t.proxy.set_faults(link_faults{.blackhole = true});
+                woke = clock_type::now();
+                slept_ns += std::chrono::nanoseconds(60s).count();
+                if (link_died) {
+                    co_await t.log.wait_until([&] { return t.log.count("reconnecting") == 1; });
+                } else {
+                    const int before = pongs;
+                    BOOST_TEST(co_await eventually([&] { return pongs >= before + 5; }));
+                    BOOST_TEST(t.c->is_connected());
+                }
+                co_await t.c->async_close(use_tuple);
+            });
+            if (link_died) {
+                BOOST_REQUIRE(verdict.has_value());
+                BOOST_TEST(verdict->delay.count() == 100);
+                const auto detected = t.log.all("reconnecting")[0].at - woke;
+                BOOST_TEST((detected < 2s), std::chrono::duration_cast<std::chrono::milliseconds>(detected).count());
+            } else {
+                BOOST_TEST(!verdict.has_value());
+                BOOST_TEST(t.log.count("reconnecting") == 0u);
+            }
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(one_byte_slices_are_reassembled)
