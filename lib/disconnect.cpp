@@ -2,7 +2,9 @@
 
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 
 namespace tether {
 
@@ -85,15 +87,107 @@ failure_class classify(const disconnect& d) noexcept
     }
 }
 
+namespace {
+
+std::string_view trim_space(std::string_view v) noexcept
+{
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+// Reads `n` digits at `at` into `out`; false unless all are digits.
+bool digits(std::string_view s, std::size_t at, std::size_t n, int& out) noexcept
+{
+    if (at + n > s.size()) return false;
+    out = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        out = out * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+int month_of(std::string_view m) noexcept
+{
+    constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    for (int i = 0; i < 12; ++i)
+        if (m == months[i]) return i + 1;
+    return 0;
+}
+
+// "08:49:37"
+bool time_of_day(std::string_view s, std::size_t at, int& h, int& m, int& sec) noexcept
+{
+    return at + 8 <= s.size() && digits(s, at, 2, h) && s[at + 2] == ':' && digits(s, at + 3, 2, m) &&
+           s[at + 5] == ':' && digits(s, at + 6, 2, sec) && h < 24 && m < 60 && sec <= 60;
+}
+
+}  // namespace
+
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view value) noexcept
+{
+    value = trim_space(value);
+    int day = 0, month = 0, year = 0, h = 0, m = 0, sec = 0;
+    const auto comma = value.find(',');
+    if (comma == 3) {
+        // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+        const std::string_view v = value;
+        if (v.size() != 29 || v[4] != ' ' || !digits(v, 5, 2, day) || v[7] != ' ' ||
+            !(month = month_of(v.substr(8, 3))) || v[11] != ' ' || !digits(v, 12, 4, year) || v[16] != ' ' ||
+            !time_of_day(v, 17, h, m, sec) || v.substr(25) != " GMT")
+            return std::nullopt;
+    } else if (comma != std::string_view::npos && comma > 3) {
+        // Obsolete RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"; a two-digit year within the last
+        // 50 years or the next 49, as RFC 9110 5.6.7 asks; read as 19xx/20xx around 1970-2069.
+        const std::string_view v = value.substr(comma + 1);
+        if (v.size() != 23 || v[0] != ' ' || !digits(v, 1, 2, day) || v[3] != '-' ||
+            !(month = month_of(v.substr(4, 3))) || v[7] != '-' || !digits(v, 8, 2, year) || v[10] != ' ' ||
+            !time_of_day(v, 11, h, m, sec) || v.substr(19) != " GMT")
+            return std::nullopt;
+        year += year < 70 ? 2000 : 1900;
+    } else {
+        // asctime: "Sun Nov  6 08:49:37 1994"
+        const std::string_view v = value;
+        if (v.size() != 24 || v[3] != ' ' || !(month = month_of(v.substr(4, 3))) || v[7] != ' ') return std::nullopt;
+        if (v[8] == ' ') {
+            if (!digits(v, 9, 1, day)) return std::nullopt;
+        } else if (!digits(v, 8, 2, day)) {
+            return std::nullopt;
+        }
+        if (v[10] != ' ' || !time_of_day(v, 11, h, m, sec) || v[19] != ' ' || !digits(v, 20, 4, year))
+            return std::nullopt;
+    }
+    using namespace std::chrono;
+    const year_month_day date{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
+                              std::chrono::day(static_cast<unsigned>(day))};
+    if (!date.ok()) return std::nullopt;
+    return sys_days(date) + hours(h) + minutes(m) + seconds(sec);
+}
+
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
+                                                           std::chrono::system_clock::time_point now) noexcept
+{
+    value = trim_space(value);
+    if (value.empty()) return std::nullopt;
+    if (value.front() >= '0' && value.front() <= '9') {
+        std::uint32_t seconds = 0;
+        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+        if (ec != std::errc{} || end != value.data() + value.size()) return std::nullopt;
+        return std::chrono::seconds(seconds);
+    }
+    const auto date = parse_http_date(value);
+    if (!date) return std::nullopt;
+    // A date already past asks for no wait; one far away is capped like delta-seconds are.
+    if (*date <= now) return std::chrono::milliseconds::zero();
+    const auto wait = std::chrono::ceil<std::chrono::seconds>(*date - now);
+    return std::chrono::seconds(std::min<std::chrono::seconds::rep>(wait.count(), UINT32_MAX));
+}
+
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) noexcept
 {
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (value.empty()) return std::nullopt;
-    std::uint32_t seconds = 0;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-    if (ec != std::errc{} || end != value.data() + value.size()) return std::nullopt;
-    return std::chrono::seconds(seconds);
+    return parse_retry_after(value, std::chrono::system_clock::now());
 }
 
 std::string describe(const disconnect& d)

@@ -49,7 +49,8 @@ struct disconnect {
     error_code error;
     /// The HTTP status of a rejected upgrade (kind `http_status`) or CONNECT (kind `proxy`), else 0.
     unsigned http_status = 0;
-    /// The server's Retry-After on a rejected upgrade, when it sent one in delta-seconds.
+    /// The server's Retry-After on a rejected upgrade (delta-seconds, or an HTTP-date as the wait
+    /// until then), when it sent one.
     std::optional<std::chrono::milliseconds> retry_after;
     /// The close code of a close frame (kind `close_frame`), else 0.
     std::uint16_t close_code = 0;
@@ -81,8 +82,17 @@ disconnect error_disconnect(disconnect_kind kind, error_code ec);
 /// refused certificate) permanent, everything else transient.
 failure_class classify(const disconnect& d) noexcept;
 
-/// Parses a Retry-After value in delta-seconds ("120"). HTTP dates and garbage yield nothing.
+/// Parses a Retry-After value (RFC 9110 10.2.3): delta-seconds ("120"), or an HTTP-date, as the
+/// wait from `now` until then (zero when it has passed). Garbage yields nothing.
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
+                                                           std::chrono::system_clock::time_point now) noexcept;
+/// The same, from the system clock's now.
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) noexcept;
+
+/// Parses an HTTP-date in any of the three forms a recipient must accept (RFC 9110 5.6.7):
+/// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT") and
+/// asctime ("Sun Nov  6 08:49:37 1994").
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view value) noexcept;
 
 /// A one-line description for logs and events, e.g. "close 4001 (session not found)".
 std::string describe(const disconnect& d);
