@@ -55,7 +55,7 @@ public:
     auto async_run(CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            [this](auto handler) { start_run(std::move(handler)); }, token);
+            [this](auto handler) { start_run(detail::track_work(std::move(handler), get_executor())); }, token);
     }
 
     /// Starts the supervisor (if not yet started) and completes when the client is connected
@@ -65,7 +65,7 @@ public:
     auto async_connect(CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            [this](auto handler) { start_connect(std::move(handler)); }, token);
+            [this](auto handler) { start_connect(detail::track_work(std::move(handler), get_executor())); }, token);
     }
 
     /// Queues one text message. Completes when it has been written to a connection, or with
@@ -92,7 +92,10 @@ public:
     auto async_send(message m, CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            [this](auto handler, message m) { start_send(std::move(m), std::move(handler)); }, token, std::move(m));
+            [this](auto handler, message m) {
+                start_send(std::move(m), detail::track_work(std::move(handler), get_executor()));
+            },
+            token, std::move(m));
     }
 
     /// Completes with the next delivered message (a JSON object with a string "type"), in order.
@@ -109,7 +112,7 @@ public:
                 if (auto v = try_receive())
                     return detail::complete_now(
                         std::move(handler), [this] { return get_executor(); }, error_code{}, std::move(*v));
-                start_receive(std::move(handler));
+                start_receive(detail::track_work(std::move(handler), get_executor()));
             },
             token);
     }
@@ -125,7 +128,7 @@ public:
                 if (try_receive_some(batch, max) > 0)
                     return detail::complete_now(
                         std::move(handler), [this] { return get_executor(); }, error_code{}, std::move(batch));
-                start_receive_some(max, std::move(handler));
+                start_receive_some(max, detail::track_work(std::move(handler), get_executor()));
             },
             token);
     }
@@ -146,7 +149,7 @@ public:
                 if (auto m = try_receive_raw())
                     return detail::complete_now(
                         std::move(handler), [this] { return get_executor(); }, error_code{}, std::move(*m));
-                start_receive_raw(std::move(handler));
+                start_receive_raw(detail::track_work(std::move(handler), get_executor()));
             },
             token);
     }
@@ -161,7 +164,7 @@ public:
                 if (try_receive_raw_some(batch, max) > 0)
                     return detail::complete_now(
                         std::move(handler), [this] { return get_executor(); }, error_code{}, std::move(batch));
-                start_receive_raw_some(max, std::move(handler));
+                start_receive_raw_some(max, detail::track_work(std::move(handler), get_executor()));
             },
             token);
     }
@@ -180,7 +183,8 @@ public:
         return boost::asio::async_initiate<CompletionToken, void(error_code, boost::json::value)>(
             [this](auto handler, std::string text, std::function<bool(const boost::json::value&)> match,
                    std::chrono::milliseconds timeout) {
-                start_request(std::move(text), std::move(match), timeout, std::move(handler));
+                start_request(std::move(text), std::move(match), timeout,
+                              detail::track_work(std::move(handler), get_executor()));
             },
             token, serialize(message), std::move(match), timeout);
     }
@@ -192,7 +196,7 @@ public:
     auto async_close(CompletionToken&& token = {})
     {
         return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            [this](auto handler) { start_close(std::move(handler)); }, token);
+            [this](auto handler) { start_close(detail::track_work(std::move(handler), get_executor())); }, token);
     }
 
     /// Drops the current link (or attempt, or wait) and connects afresh after

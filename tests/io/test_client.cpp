@@ -2,6 +2,8 @@
 
 #include "support.hpp"
 
+#include <boost/asio/bind_executor.hpp>
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/use_future.hpp>
@@ -450,6 +452,31 @@ BOOST_AUTO_TEST_CASE(a_responsive_server_keeps_the_link_up_across_many_pings)
     });
     BOOST_TEST(log.count("reconnecting") == 0u);
     BOOST_TEST(c.stats().connections == 1u);
+}
+
+// A handler the client keeps holds work on its own executor, as Asio's operations do: a second
+// io_context that has nothing else to do than a receive's callback does not return from run()
+// until the message has come and the callback has run.
+BOOST_AUTO_TEST_CASE(a_waiting_handler_keeps_its_executor_s_io_context_running)
+{
+    asio::io_context client_ioc, handler_ioc;
+    test_server server(client_ioc.get_executor());
+    client c(client_ioc.get_executor(), fast_config(server.url("/echo")));
+    auto work = asio::make_work_guard(client_ioc);
+    std::thread client_thread([&] { client_ioc.run(); });
+    BOOST_REQUIRE_NO_THROW(c.async_connect(asio::use_future).get());
+
+    std::atomic<bool> received{false}, sent{false};
+    c.async_receive(asio::bind_executor(handler_ioc, [&](error_code ec, json::value) { received = !ec; }));
+    c.async_send(std::string(R"({"type":"late"})"), asio::bind_executor(handler_ioc, [&](error_code ec) { sent = !ec; }));
+    handler_ioc.run();  // returns once both handlers have run, not before
+    BOOST_TEST(received.load());
+    BOOST_TEST(sent.load());
+
+    BOOST_CHECK_NO_THROW(c.async_close(asio::use_future).get());
+    asio::post(client_ioc, [&] { server.stop(); });
+    work.reset();
+    client_thread.join();
 }
 
 BOOST_AUTO_TEST_CASE(sends_queued_while_disconnected_go_out_in_order_after_reconnect)

@@ -5,7 +5,11 @@
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -59,6 +63,58 @@ void complete_now(Handler&& handler, FallbackExecutor&& fallback_executor, Args&
     }
     const auto ex = boost::asio::get_associated_executor(handler, fallback_executor());
     boost::asio::post(ex, boost::asio::append(std::forward<Handler>(handler), std::forward<Args>(args)...));
+}
+
+/// A handler the client keeps (a receive waiting for a message, a send waiting for its write)
+/// holds work on its executor meanwhile, as Asio's own operations do: an io_context that has
+/// nothing else to do does not return from run() while the handler waits. The work ends when the
+/// handler is invoked or destroyed. Associated executor, allocator and cancellation slot are the
+/// handler's own.
+template <class Handler, class Executor>
+class tracked_handler {
+public:
+    using executor_type = boost::asio::associated_executor_t<Handler, Executor>;
+    using allocator_type = boost::asio::associated_allocator_t<Handler>;
+    using cancellation_slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
+
+    tracked_handler(Handler h, const Executor& fallback)
+        : executor_(boost::asio::get_associated_executor(h, fallback)),
+          work_(boost::asio::prefer(executor_, boost::asio::execution::outstanding_work.tracked)), h_(std::move(h))
+    {
+    }
+
+    executor_type get_executor() const noexcept { return executor_; }
+    allocator_type get_allocator() const noexcept { return boost::asio::get_associated_allocator(h_); }
+    cancellation_slot_type get_cancellation_slot() const noexcept
+    {
+        return boost::asio::get_associated_cancellation_slot(h_);
+    }
+
+    template <class... Args>
+    void operator()(Args&&... args) &&
+    {
+        auto work = std::move(work_);  // held until the handler has run
+        std::move(h_)(std::forward<Args>(args)...);
+    }
+
+private:
+    executor_type executor_;
+    std::decay_t<decltype(boost::asio::prefer(std::declval<const executor_type&>(),
+                                              boost::asio::execution::outstanding_work.tracked))>
+        work_;
+    Handler h_;
+};
+
+/// `h`, holding work on its executor while the client keeps it; a coroutine's handler as it is
+/// (`co_spawn` holds its executor's work for the coroutine's whole life already).
+template <class Handler, class Executor>
+auto track_work(Handler&& h, const Executor& fallback)
+{
+    using handler_type = std::decay_t<Handler>;
+    if constexpr (resumes_coroutine<handler_type>::value)
+        return handler_type(std::forward<Handler>(h));
+    else
+        return tracked_handler<handler_type, Executor>(std::forward<Handler>(h), fallback);
 }
 
 }  // namespace tether::detail
