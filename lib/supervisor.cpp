@@ -1,10 +1,11 @@
 #include "supervisor.hpp"
 
+#include "abandonable.hpp"
 #include "link/link.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 
 #include <random>
 
@@ -363,18 +364,23 @@ asio::awaitable<std::optional<disconnect>> supervisor::fetch_token(std::string& 
         return disconnect{.kind = disconnect_kind::token, .error = error::token_failed, .reason = std::move(what)};
     };
     if (cfg_.async_token_provider) {
-        asio::steady_timer timer(strand_, cfg_.connect_timeout);
-        auto previous = std::exchange(abort_, [&timer] { timer.cancel(); });
-        namespace ex = asio::experimental;
-        auto [order, thrown, value, timer_ec] =
-            co_await ex::make_parallel_group(asio::co_spawn(strand_, cfg_.async_token_provider(), asio::deferred),
-                                             timer.async_wait(asio::deferred))
-                .async_wait(ex::wait_for_one(), asio::use_awaitable);
+        // Waited for until connect_timeout, a close or a reconnect, whether or not the provider
+        // honours cancellation: one that does not is asked to stop and left to end on its own.
+        using outcome = std::pair<std::exception_ptr, std::string>;
+        auto provided = std::make_shared<abandonable<outcome>>(strand_);
+        asio::co_spawn(strand_, cfg_.async_token_provider(),
+                       asio::bind_cancellation_slot(provided->stop.slot(),
+                                                    [provided](std::exception_ptr e, std::string value) {
+                                                        provided->complete({e, std::move(value)});
+                                                    }));
+        auto previous = std::exchange(abort_, [provided] { provided->abort(); });
+        co_await provided->wait(clock_type::now() + cfg_.connect_timeout);
         abort_ = std::move(previous);
-        if (order[0] == 1) {
+        if (!provided->result) {
             if (interrupted()) co_return user_disconnect();
             co_return failed("no token within connect_timeout");
         }
+        auto& [thrown, value] = *provided->result;
         if (thrown) {
             try {
                 std::rethrow_exception(thrown);

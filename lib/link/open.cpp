@@ -1,9 +1,9 @@
 #include "open.hpp"
 
+#include "../abandonable.hpp"
 #include "../wire/handshake.hpp"
 
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -103,25 +103,36 @@ private:
     asio::awaitable<std::optional<disconnect>> connect(beast::tcp_stream& stream)
     {
         deadline_ = clock_type::now() + cfg_.connect_timeout;
-        tcp::resolver resolver(strand_);
-        abort_ = [&] {
-            resolver.cancel();
-            stream.close();
-        };
         // With a proxy, resolving and connecting are about the proxy: failures say so.
         const auto& proxy = target_.proxy;
         const std::string& host = proxy ? proxy->host : target_.url.host;
         const std::string& port = proxy ? proxy->port : target_.url.port;
-        asio::steady_timer timer(strand_, deadline_);
-        namespace ex = asio::experimental;
-        auto [order, resolve_ec, endpoints, timer_ec] =
-            co_await ex::make_parallel_group(resolver.async_resolve(host, port, asio::deferred),
-                                             timer.async_wait(asio::deferred))
-                .async_wait(ex::wait_for_one(), asio::use_awaitable);
+        const auto resolve_stage = proxy ? disconnect_kind::proxy : disconnect_kind::resolve;
+        // getaddrinfo cannot be interrupted: the wait ends at the deadline or on abort, and a
+        // resolve still under way is left to finish on its own (its resolver goes with it).
+        struct resolving {
+            explicit resolving(const asio::any_io_executor& ex) : resolver(ex), done(ex) {}
+            tcp::resolver resolver;
+            abandonable<std::pair<error_code, tcp::resolver::results_type>> done;
+        };
+        auto r = std::make_shared<resolving>(strand_);
+        r->resolver.async_resolve(host, port, [r](error_code ec, tcp::resolver::results_type endpoints) {
+            r->done.complete({ec, std::move(endpoints)});
+        });
+        abort_ = [r, &stream] {
+            r->resolver.cancel();
+            r->done.abort();
+            stream.close();
+        };
+        co_await r->done.wait(deadline_);
         abort_ = [&stream] { stream.close(); };
-        if (order[0] == 1) co_return timed_out(proxy ? disconnect_kind::proxy : disconnect_kind::resolve);
-        if (resolve_ec)
-            co_return error_disconnect(proxy ? disconnect_kind::proxy : disconnect_kind::resolve, resolve_ec);
+        if (!r->done.result) {
+            r->resolver.cancel();
+            if (clock_type::now() >= deadline_) co_return timed_out(resolve_stage);
+            co_return error_disconnect(resolve_stage, asio::error::operation_aborted);
+        }
+        auto [resolve_ec, endpoints] = std::move(*r->done.result);
+        if (resolve_ec) co_return error_disconnect(resolve_stage, resolve_ec);
 
         stream.expires_at(deadline_);
         auto [connect_ec, ep] = co_await stream.async_connect(endpoints, use_tuple);

@@ -264,6 +264,40 @@ BOOST_AUTO_TEST_CASE(a_hanging_async_token_provider_is_bounded_and_closable)
     BOOST_TEST(server.requests().empty());
 }
 
+// A provider that ignores cancellation holds up neither connect_timeout nor async_close: the
+// client stops waiting for it, asks it to stop, and leaves it to end on its own.
+BOOST_AUTO_TEST_CASE(an_async_token_provider_that_ignores_cancellation_holds_up_nothing)
+{
+    asio::io_context ioc;
+    test_server server(ioc.get_executor());
+    auto cfg = fast_config(server.url());
+    cfg.connect_timeout = 50ms;
+    cfg.policy = tether::never_policy{};
+    cfg.async_token_provider = []() -> asio::awaitable<std::string> {
+        asio::steady_timer stubborn(co_await asio::this_coro::executor, 3s);
+        // No cancellation slot: nothing the client does ends this wait.
+        co_await stubborn.async_wait(asio::bind_cancellation_slot(asio::cancellation_slot(), use_tuple));
+        co_return "late";
+    };
+    client timed(ioc.get_executor(), cfg);
+    cfg.connect_timeout = 10s;
+    client closed(ioc.get_executor(), cfg);
+    run(ioc, [&]() -> asio::awaitable<void> {
+        auto start = clock_type::now();
+        auto [ec] = co_await timed.async_run(use_tuple);
+        BOOST_TEST((ec == error::token_failed));
+        BOOST_TEST((clock_type::now() - start < 1s));  // connect_timeout, not the provider's 3 s
+
+        closed.async_run([](error_code) {});
+        co_await pause(20ms);
+        BOOST_TEST((closed.state() == tether::client_state::connecting));
+        start = clock_type::now();
+        co_await closed.async_close(use_tuple);
+        BOOST_TEST((clock_type::now() - start < 1s));
+    });
+    BOOST_TEST(server.requests().empty());
+}
+
 BOOST_AUTO_TEST_CASE(close_4003_stops_without_retry)
 {
     scenario s(close_after_accept(4003));
