@@ -85,6 +85,20 @@ supervisor::supervisor(asio::any_io_executor ex, asio::any_io_executor strand, c
 void supervisor::run(void_handler h, std::shared_ptr<void> keep_alive)
 {
     if (finished_) return post_completion(ex_, std::move(h), final_error_);
+    // Terminal cancellation closes the client, as async_close would; the run then completes with
+    // operation_aborted.
+    auto slot = asio::get_associated_cancellation_slot(h);
+    if (slot.is_connected()) {
+        slot.assign([this, w = std::weak_ptr<void>(keep_alive)](asio::cancellation_type type) {
+            if ((type & asio::cancellation_type::terminal) == asio::cancellation_type::none) return;
+            auto self = w.lock();
+            if (!self) return;
+            asio::post(strand_, [this, self] {
+                run_cancelled_ = true;
+                close(void_handler{});
+            });
+        });
+    }
     run_waiters_.push_back(std::move(h));
     ensure_started(std::move(keep_alive));
 }
@@ -412,7 +426,8 @@ void supervisor::finish(disconnect why)
 
     close_deadline_.cancel();
     complete_connect_waiters(final_error_ ? final_error_ : error_code(error::client_closed));
-    for (auto& h : std::exchange(run_waiters_, {})) post_completion(ex_, std::move(h), final_error_);
+    const error_code run_result = run_cancelled_ ? error_code(asio::error::operation_aborted) : final_error_;
+    for (auto& h : std::exchange(run_waiters_, {})) post_completion(ex_, std::move(h), run_result);
     for (auto& h : std::exchange(close_waiters_, {})) post_completion(ex_, std::move(h), error_code{});
     inbound_.finish();
     auto unsent = sends_.take_all();

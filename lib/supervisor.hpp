@@ -129,6 +129,7 @@ private:
     bool finished_ = false;
     bool closing_ = false;
     bool reconnect_requested_ = false;
+    bool run_cancelled_ = false;  // async_run's terminal cancellation closed the client
     error_code final_error_;
 
     std::function<void()> abort_;  // hard-stops the attempt or link under way; set while one runs

@@ -48,9 +48,17 @@ public:
     /// The executor the client was constructed with; handlers without an associated executor run on it.
     executor_type get_executor() const noexcept;
 
-    /// Starts the supervisor (if not yet started) and completes when the client has finished:
-    /// with no error after `async_close`, else with the error of the disconnect on which the
-    /// policy stopped (e.g. `error::unauthorized`). Signature `void(error_code)`.
+    /// Starts the supervisor (if not yet started) and completes when the client has finished.
+    ///
+    /// - Signature: `void(error_code)`.
+    /// - Cancellation: terminal closes the client, as `async_close` would; the run then completes
+    ///   with `operation_aborted`.
+    /// - Errors: none after `async_close`; else the error of the disconnect on which the policy
+    ///   stopped (e.g. `error::unauthorized`, `error::reconnect_gave_up`).
+    /// - Handler: runs on its associated executor (else the client's), never inside this call; a
+    ///   coroutine awaiting it may resume at once when the result is ready, as if posted.
+    /// - Lifetime: the client may be destroyed meanwhile (the operation then completes); the
+    ///   executor's execution context must outlive the operation.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_run(CompletionToken&& token = {})
     {
@@ -59,8 +67,16 @@ public:
     }
 
     /// Starts the supervisor (if not yet started) and completes when the client is connected
-    /// (at once if it already is), or with the final error if the policy stops first. Retries per
-    /// the policy meanwhile, the first connect included. Cancellable (terminal). `void(error_code)`.
+    /// (at once if it already is), or when the policy stops first. Retries per the policy
+    /// meanwhile, the first connect included.
+    ///
+    /// - Signature: `void(error_code)`.
+    /// - Cancellation: terminal ends this wait with `operation_aborted`; the client goes on.
+    /// - Errors: the policy's final error (as `async_run`), `error::client_closed`.
+    /// - Handler: runs on its associated executor (else the client's), never inside this call; a
+    ///   coroutine awaiting it may resume at once when the result is ready, as if posted.
+    /// - Lifetime: the client may be destroyed meanwhile (the operation then completes); the
+    ///   executor's execution context must outlive the operation.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_connect(CompletionToken&& token = {})
     {
@@ -68,12 +84,19 @@ public:
             [this](auto handler) { start_connect(detail::track_work(std::move(handler), get_executor())); }, token);
     }
 
-    /// Queues one text message. Completes when it has been written to a connection, or with
-    /// `error::send_queue_full`, `error::connection_lost` (the link died while it was being
-    /// written) or `error::client_closed`. While disconnected it waits in the queue, in order, and
-    /// goes out after the reconnect. Costs one queue push, and at most one wake-up of the writer
-    /// per batch: queued messages go out together, in one write. Not cancellable once queued.
-    /// Signature `void(error_code)`.
+    /// Queues one text message; completes when it has been written to a connection. While
+    /// disconnected it waits in the queue, in order, and goes out after the reconnect. Costs one
+    /// queue push, and at most one wake-up of the writer per batch: queued messages go out
+    /// together, in one write.
+    ///
+    /// - Signature: `void(error_code)`.
+    /// - Cancellation: none; once queued, a message goes out or fails with the client.
+    /// - Errors: `error::send_queue_full`, `error::connection_lost` (the link died while it was
+    ///   being written: it may or may not have arrived), `error::client_closed`.
+    /// - Handler: runs on its associated executor (else the client's), never inside this call; a
+    ///   coroutine awaiting it may resume at once when the result is ready, as if posted.
+    /// - Lifetime: the client may be destroyed meanwhile (the operation then completes); the
+    ///   executor's execution context must outlive the operation.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_send(std::string text, CompletionToken&& token = {})
     {
@@ -100,10 +123,17 @@ public:
 
     /// Completes with the next delivered message (a JSON object with a string "type"), in order.
     /// When one is buffered it is handed over at once: a coroutine resumes without a trip through
-    /// the event loop. Buffered messages are still delivered after the client finished; then
-    /// `error::client_closed`. Messages of other shapes, binary ones included, are counted
-    /// (`stats()`) and skipped as they are taken. Fails with `operation_not_supported` when a
-    /// message callback is set. Cancellable (terminal). Signature `void(error_code, boost::json::value)`.
+    /// the event loop. Buffered messages are still delivered after the client finished. Messages
+    /// of other shapes, binary ones included, are counted (`stats()`) and skipped as they are taken.
+    ///
+    /// - Signature: `void(error_code, boost::json::value)`.
+    /// - Cancellation: terminal ends the wait with `operation_aborted`; no message is lost.
+    /// - Errors: `error::client_closed` (finished, nothing buffered), `operation_not_supported`
+    ///   (a message callback is set).
+    /// - Handler: runs on its associated executor (else the client's), never inside this call; a
+    ///   coroutine awaiting it may resume at once when the result is ready, as if posted.
+    /// - Lifetime: the client may be destroyed meanwhile (the operation then completes); the
+    ///   executor's execution context must outlive the operation.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_receive(CompletionToken&& token = {})
     {
@@ -118,7 +148,10 @@ public:
     }
 
     /// Completes with 1 to `max` delivered messages, in order: every one buffered, up to `max`, or
-    /// the next to arrive. As `async_receive`. Signature `void(error_code, std::vector<boost::json::value>)`.
+    /// the next to arrive.
+    ///
+    /// - Signature: `void(error_code, std::vector<boost::json::value>)`.
+    /// - Cancellation, errors, handler and lifetime: as `async_receive`.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_receive_some(std::size_t max, CompletionToken&& token = {})
     {
@@ -138,9 +171,10 @@ public:
     /// Moves up to `max` buffered messages into `out`; how many. Any thread.
     std::size_t try_receive_some(std::vector<boost::json::value>& out, std::size_t max);
 
-    /// The raw forms of the three above: every message, text or binary, unchanged. Fail with
-    /// `operation_not_supported` when a message callback is set. Signature
-    /// `void(error_code, tether::message)`.
+    /// The raw forms of the three above: every message, text or binary, unchanged.
+    ///
+    /// - Signature: `void(error_code, tether::message)`.
+    /// - Cancellation, errors, handler and lifetime: as `async_receive`.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_receive_raw(CompletionToken&& token = {})
     {
@@ -154,7 +188,10 @@ public:
             token);
     }
 
-    /// 1 to `max` raw messages. Signature `void(error_code, std::vector<tether::message>)`.
+    /// 1 to `max` raw messages.
+    ///
+    /// - Signature: `void(error_code, std::vector<tether::message>)`.
+    /// - Cancellation, errors, handler and lifetime: as `async_receive`.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_receive_raw_some(std::size_t max, CompletionToken&& token = {})
     {
@@ -173,9 +210,16 @@ public:
     std::size_t try_receive_raw_some(std::vector<message>& out, std::size_t max);
 
     /// Sends `message` and completes with the first inbound message for which `match` returns
-    /// true, which is then consumed (not delivered elsewhere). Fails with `error::request_timeout`
-    /// after `timeout`, with `error::connection_lost` when the link drops after the message went
-    /// out, or with the send's error. Signature `void(error_code, boost::json::value)`.
+    /// true, which is then consumed (not delivered elsewhere).
+    ///
+    /// - Signature: `void(error_code, boost::json::value)`.
+    /// - Cancellation: none; `timeout` bounds it.
+    /// - Errors: `error::request_timeout` after `timeout`, `error::connection_lost` when the link
+    ///   drops after the message went out, the send's errors, `error::client_closed`.
+    /// - Handler: runs on its associated executor (else the client's), never inside this call; a
+    ///   coroutine awaiting it may resume at once when the result is ready, as if posted.
+    /// - Lifetime: the client may be destroyed meanwhile (the operation then completes); the
+    ///   executor's execution context must outlive the operation.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_request(boost::json::value message, std::function<bool(const boost::json::value&)> match,
                        std::chrono::milliseconds timeout, CompletionToken&& token = {})
@@ -190,8 +234,16 @@ public:
     }
 
     /// Flushes queued sends (while connected), closes with 1000, stops reconnecting and completes
-    /// when everything has stopped. After it completes no callback runs. Sends still queued when
-    /// the link cannot flush them complete with `error::client_closed`. Signature `void(error_code)`.
+    /// when everything has stopped, within `close_timeout`. After it completes no callback runs.
+    /// Sends still queued when the link cannot flush them complete with `error::client_closed`.
+    ///
+    /// - Signature: `void(error_code)`.
+    /// - Cancellation: none; `close_timeout` bounds it.
+    /// - Errors: none.
+    /// - Handler: runs on its associated executor (else the client's), never inside this call; a
+    ///   coroutine awaiting it may resume at once when the result is ready, as if posted.
+    /// - Lifetime: the client may be destroyed meanwhile (the operation then completes); the
+    ///   executor's execution context must outlive the operation.
     template <class CompletionToken = boost::asio::deferred_t>
     auto async_close(CompletionToken&& token = {})
     {

@@ -298,6 +298,39 @@ BOOST_AUTO_TEST_CASE(an_async_token_provider_that_ignores_cancellation_holds_up_
     BOOST_TEST(server.requests().empty());
 }
 
+// async_run honours per-operation cancellation: terminal closes the client (the server's read
+// ends), and the run completes with operation_aborted. So a run can be bounded with
+// the awaitable operators, `co_await (c.async_run() || timer.async_wait())`.
+BOOST_AUTO_TEST_CASE(terminal_cancellation_of_async_run_closes_the_client)
+{
+    asio::io_context ioc;
+    bool server_read_ended = false;
+    test_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
+        co_await c.async_accept();
+        auto m = co_await c.async_receive();  // ends with the client's close
+        BOOST_TEST(!m.has_value());
+        server_read_ended = true;
+    });
+    event_log log(ioc.get_executor());
+    client c(ioc.get_executor(), fast_config(server.url()), log.callbacks());
+    asio::cancellation_signal stop;
+    run(ioc, [&]() -> asio::awaitable<void> {
+        bool finished = false;
+        error_code result;
+        c.async_run(asio::bind_cancellation_slot(stop.slot(), [&](error_code ec) {
+            finished = true;
+            result = ec;
+        }));
+        co_await log.wait_until([&] { return log.count("connected") == 1; });
+        stop.emit(asio::cancellation_type::terminal);
+        BOOST_TEST(co_await eventually([&] { return finished; }, 2s));
+        BOOST_TEST((result == asio::error::operation_aborted));
+        BOOST_TEST((c.state() == tether::client_state::closed));
+        BOOST_TEST(co_await eventually([&] { return server_read_ended; }, 2s));
+    });
+    BOOST_TEST(log.count("close") == 0u);  // closed by the application: no on_close
+}
+
 BOOST_AUTO_TEST_CASE(close_4003_stops_without_retry)
 {
     scenario s(close_after_accept(4003));
