@@ -53,7 +53,8 @@ void client_config::validate() const
     require(!has_crlf(user_agent), "user_agent", "must not contain CR or LF");
 
     const bool sends_credentials =
-        token_provider || async_token_provider || std::any_of(headers.begin(), headers.end(), [](const header& h) {
+        token_provider || async_token_provider || token_source ||
+        std::any_of(headers.begin(), headers.end(), [](const header& h) {
             return boost::beast::iequals(h.name, "Authorization") || boost::beast::iequals(h.name, "Cookie");
         });
     if (sends_credentials && !target.secure && !is_loopback_host(target.host) && !allow_plaintext_token)
@@ -78,6 +79,16 @@ void client_config::validate() const
     require(send_queue_capacity > 0, "send_queue_capacity", "must be positive");
     require(manual_reconnect_delay >= milliseconds::zero(), "manual_reconnect_delay", "must not be negative");
     require(close_timeout > milliseconds::zero(), "close_timeout", "must be positive");
+}
+
+std::string_view to_string(token_reason r) noexcept
+{
+    switch (r) {
+    case token_reason::first_connect: return "first_connect";
+    case token_reason::reconnect: return "reconnect";
+    case token_reason::refused: return "refused";
+    }
+    return "unknown";
 }
 
 }  // namespace tether

@@ -87,6 +87,12 @@ failure_class classify(const disconnect& d) noexcept
     }
 }
 
+bool is_token_refusal(const disconnect& d) noexcept
+{
+    return (d.kind == disconnect_kind::http_status && d.http_status == 401) ||
+           (d.kind == disconnect_kind::close_frame && d.close_code == 4003);
+}
+
 namespace {
 
 std::string_view trim_space(std::string_view v) noexcept

@@ -17,6 +17,12 @@ void require(bool ok, const char* field, const char* rule)
 
 }  // namespace
 
+reconnect_decision retry_after_token_refusal(const disconnect& why, const reconnect_history& h) noexcept
+{
+    if (!is_token_refusal(why) || h.attempts_in(failure_class::permanent) != 1) return std::nullopt;
+    return milliseconds::zero();
+}
+
 reconnect_decision seed_policy::operator()(const disconnect& why, const reconnect_history& h) const
 {
     // history.random is 0.5 unless the client draws it, so a table test sees exact delays.
@@ -25,7 +31,7 @@ reconnect_decision seed_policy::operator()(const disconnect& why, const reconnec
         return milliseconds(static_cast<milliseconds::rep>(std::llround(static_cast<double>(d.count()) * f)));
     };
     switch (classify(why)) {
-    case failure_class::permanent:
+    case failure_class::permanent: return retry_refused_token ? retry_after_token_refusal(why, h) : std::nullopt;
     case failure_class::user: return std::nullopt;
     case failure_class::not_found: {
         const unsigned n = h.attempts_in(failure_class::not_found);
@@ -45,7 +51,8 @@ reconnect_decision seed_policy::operator()(const disconnect& why, const reconnec
 reconnect_decision exponential_policy::operator()(const disconnect& why, const reconnect_history& h) const
 {
     const failure_class c = classify(why);
-    if (c == failure_class::permanent || c == failure_class::user) return std::nullopt;
+    if (c == failure_class::permanent) return retry_refused_token ? retry_after_token_refusal(why, h) : std::nullopt;
+    if (c == failure_class::user) return std::nullopt;
     if (max_retries != 0 && h.attempts > max_retries) return std::nullopt;
 
     const double exponent = h.attempts == 0 ? 0.0 : static_cast<double>(h.attempts - 1);

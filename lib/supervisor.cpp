@@ -273,7 +273,7 @@ asio::awaitable<attempt_result> supervisor::attempt(unsigned number, const disco
     events_.event({.kind = event_kind::attempt, .attempt = number});
 
     std::string token;
-    auto token_failure = co_await fetch_token(token);
+    auto token_failure = co_await fetch_token(token, number, previous);
     if (token_failure) co_return ended(std::move(*token_failure));
     if (interrupted()) co_return ended(user_disconnect());
 
@@ -369,32 +369,54 @@ asio::awaitable<bool> supervisor::pass_group(gate_ticket& ticket, unsigned numbe
     co_return through;
 }
 
-// Asks the token provider for this attempt's token; a failure ends the attempt. The asynchronous
-// provider runs under `connect_timeout` and is abandoned on close or reconnect.
-asio::awaitable<std::optional<disconnect>> supervisor::fetch_token(std::string& token)
+namespace {
+
+// The asynchronous provider in the form of the token source: its token is always fresh.
+asio::awaitable<token_answer> answer_of(std::function<asio::awaitable<std::string>()> provider)
+{
+    std::string token = co_await provider();  // GCC 12: no co_await inside a braced initialiser
+    co_return token_answer{.token = std::move(token), .fresh = true};
+}
+
+}  // namespace
+
+token_reason token_reason_for(const disconnect* previous) noexcept
+{
+    if (!previous) return token_reason::first_connect;
+    return is_token_refusal(*previous) ? token_reason::refused : token_reason::reconnect;
+}
+
+// Asks the token source (or provider) for this attempt's token; a failure ends the attempt. The
+// asynchronous forms run under `connect_timeout` and are abandoned on close or reconnect. After
+// a refusal, a source without a fresh token ends the attempt as refused again, before anything
+// reaches the server.
+asio::awaitable<std::optional<disconnect>> supervisor::fetch_token(std::string& token, unsigned number,
+                                                                   const disconnect* previous)
 {
     auto failed = [this](std::string what) {
         events_.emit(events_.callbacks().on_error, error_code(error::token_failed), "token provider: " + what);
         return disconnect{.kind = disconnect_kind::token, .error = error::token_failed, .reason = std::move(what)};
     };
-    if (cfg_.async_token_provider) {
-        // Waited for until connect_timeout, a close or a reconnect, whether or not the provider
+    const token_request request{.reason = token_reason_for(previous), .attempt = number};
+    if (cfg_.token_source || cfg_.async_token_provider) {
+        // Waited for until connect_timeout, a close or a reconnect, whether or not the source
         // honours cancellation: one that does not is asked to stop and left to end on its own.
-        using outcome = std::pair<std::exception_ptr, std::string>;
+        using outcome = std::pair<std::exception_ptr, token_answer>;
         auto provided = std::make_shared<abandonable<outcome>>(strand_);
-        asio::co_spawn(strand_, cfg_.async_token_provider(),
+        asio::co_spawn(strand_,
+                       cfg_.token_source ? cfg_.token_source(request) : answer_of(cfg_.async_token_provider),
                        asio::bind_cancellation_slot(provided->stop.slot(),
-                                                    [provided](std::exception_ptr e, std::string value) {
-                                                        provided->complete({e, std::move(value)});
+                                                    [provided](std::exception_ptr e, token_answer answer) {
+                                                        provided->complete({e, std::move(answer)});
                                                     }));
-        auto previous = std::exchange(abort_, [provided] { provided->abort(); });
+        auto previous_abort = std::exchange(abort_, [provided] { provided->abort(); });
         co_await provided->wait(clock_type::now() + cfg_.connect_timeout);
-        abort_ = std::move(previous);
+        abort_ = std::move(previous_abort);
         if (!provided->result) {
             if (interrupted()) co_return user_disconnect();
             co_return failed("no token within connect_timeout");
         }
-        auto& [thrown, value] = *provided->result;
+        auto& [thrown, answer] = *provided->result;
         if (thrown) {
             try {
                 std::rethrow_exception(thrown);
@@ -402,7 +424,12 @@ asio::awaitable<std::optional<disconnect>> supervisor::fetch_token(std::string& 
                 co_return failed(e.what());
             }
         }
-        token = std::move(value);
+        if (request.reason == token_reason::refused && !answer.fresh) {
+            disconnect again = *previous;
+            again.reason = describe(*previous) + "; the token source has no fresh token";
+            co_return again;
+        }
+        token = std::move(answer.token);
     } else if (cfg_.token_provider) {
         try {
             token = cfg_.token_provider();

@@ -72,6 +72,9 @@ private:
     clock_type::time_point healthy_at_;
 };
 
+/// Why the token for the next attempt is wanted, from why the last one ended (none: the first).
+token_reason token_reason_for(const disconnect* previous) noexcept;
+
 class supervisor {
 public:
     supervisor(asio::any_io_executor ex, asio::any_io_executor strand, const client_config& cfg, notifier& events,
@@ -103,7 +106,8 @@ private:
     asio::awaitable<void> wait(milliseconds d);
     asio::awaitable<attempt_result> attempt(unsigned number, const disconnect* previous);
     asio::awaitable<bool> pass_group(gate_ticket& ticket, unsigned number, const disconnect* previous);
-    asio::awaitable<std::optional<disconnect>> fetch_token(std::string& token);
+    asio::awaitable<std::optional<disconnect>> fetch_token(std::string& token, unsigned number,
+                                                           const disconnect* previous);
     void finish(disconnect why);
     void remember(connection_record record, std::optional<milliseconds> delay);
 

@@ -46,6 +46,28 @@ struct tls_config {
     std::string key_file;
 };
 
+/// Why a token is wanted.
+enum class token_reason {
+    first_connect,  ///< the client's first attempt
+    reconnect,      ///< after a dropped link or a failed attempt: a cached token will do
+    refused,        ///< the server refused the last token (HTTP 401, close 4003): a new one is needed
+};
+
+/// The name of a reason, e.g. "refused".
+std::string_view to_string(token_reason r) noexcept;
+
+/// What `client_config::token_source` is asked.
+struct token_request {
+    token_reason reason = token_reason::first_connect;
+    unsigned attempt = 1;  ///< the attempt it is for (1 = the first since the last healthy link)
+};
+
+/// What it answers.
+struct token_answer {
+    std::string token;  ///< sent as `Authorization: Bearer <token>` unless empty
+    bool fresh = true;  ///< fetched anew, not the cached one the server may have refused
+};
+
 /// Everything a client needs. Every member has a default except `url`; `validate()` (called by
 /// the client's constructor) throws `std::invalid_argument` naming the first invalid field.
 /// A duration of zero means "off" where the member says so.
@@ -63,6 +85,13 @@ struct client_config {
 
     /// The asynchronous form: awaited on every attempt, in place of `token_provider` when set.
     std::function<boost::asio::awaitable<std::string>()> async_token_provider;
+
+    /// The form that is told why a token is wanted (`token_request`), so that it can cache one:
+    /// reuse it after a transient failure, fetch a new one only when the server refused the last
+    /// (HTTP 401, close 4003). It answers whether the token is fresh: with a policy's
+    /// `retry_refused_token`, a refusal gets one retry, and only with a fresh token. Awaited on
+    /// every attempt under `connect_timeout`, in place of the two above when set.
+    std::function<boost::asio::awaitable<token_answer>(token_request)> token_source;
 
     /// Deadline for resolve + TCP connect (+ the proxy's CONNECT) + TLS handshake of one attempt.
     std::chrono::milliseconds connect_timeout = 10s;

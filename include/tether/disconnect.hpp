@@ -82,6 +82,10 @@ disconnect error_disconnect(disconnect_kind kind, error_code ec);
 /// refused certificate) permanent, everything else transient.
 failure_class classify(const disconnect& d) noexcept;
 
+/// True when the server refused the token: HTTP 401, or close 4003. (HTTP 403 refuses the
+/// request, whatever the token: not this.)
+bool is_token_refusal(const disconnect& d) noexcept;
+
 /// Parses a Retry-After value (RFC 9110 10.2.3): delta-seconds ("120"), or an HTTP-date, as the
 /// wait from `now` until then (zero when it has passed). Garbage yields nothing.
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,

@@ -33,6 +33,11 @@ struct reconnect_history {
 /// The decision: retry after a delay, or stop (`std::nullopt`).
 using reconnect_decision = std::optional<std::chrono::milliseconds>;
 
+/// The rule behind `retry_refused_token`: a retry at once after the first refusal of the token
+/// since the last healthy link (HTTP 401, close 4003); nothing for any other disconnect, or for
+/// a second refusal.
+reconnect_decision retry_after_token_refusal(const disconnect& why, const reconnect_history& h) noexcept;
+
 /// The original transport's numbers, done right. Close 4003 and HTTP 401/403 (and every other
 /// permanent failure) stop at once. Close 4001 and HTTP 404 get `not_found_retries` retries after
 /// `delay` x n. Any other failure, the first connect included, gets `max_retries` retries `delay`
@@ -43,6 +48,10 @@ struct seed_policy {
     unsigned max_retries = 5;               ///< retries for ordinary failures.
     unsigned not_found_retries = 3;         ///< retries for close 4001 / HTTP 404.
     double jitter = 0.1;                    ///< relative spread in [0, 1); 0 = exact delays.
+    /// One retry, at once, after the server refused the token (HTTP 401, close 4003), when the
+    /// token source has a fresh one (`token_answer::fresh`); a second refusal stops. Off: a
+    /// refusal is permanent, as the original transport has it.
+    bool retry_refused_token = false;
 
     reconnect_decision operator()(const disconnect& why, const reconnect_history& h) const;
 };
@@ -56,6 +65,7 @@ struct exponential_policy {
     std::chrono::milliseconds max_delay{120000};  ///< cap before jitter; must be >= initial.
     unsigned max_retries = 0;                     ///< retries before giving up; 0 = unlimited.
     std::chrono::milliseconds max_elapsed{0};     ///< stop when unhealthy this long; 0 = never.
+    bool retry_refused_token = false;             ///< as `seed_policy::retry_refused_token`.
 
     reconnect_decision operator()(const disconnect& why, const reconnect_history& h) const;
 };

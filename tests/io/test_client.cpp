@@ -331,6 +331,77 @@ BOOST_AUTO_TEST_CASE(terminal_cancellation_of_async_run_closes_the_client)
     BOOST_TEST(log.count("close") == 0u);  // closed by the application: no on_close
 }
 
+// A token source that caches: the first token is stale and refused with 401; asked again with
+// the reason "refused" it fetches a fresh one, which the server accepts. After a restart (1012)
+// it is asked with "reconnect" and reuses the cached token.
+BOOST_AUTO_TEST_CASE(a_refused_token_is_refreshed_once_and_the_cached_one_reused_after_a_drop)
+{
+    asio::io_context ioc;
+    int accepted = 0;
+    test_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
+        if (c.request().header_value("Authorization") != "Bearer fresh") {
+            co_await c.async_reject(401);
+            co_return;
+        }
+        co_await c.async_accept();
+        if (++accepted == 1) {
+            co_await c.async_close(1012, "restart");
+            co_return;
+        }
+        co_await c.async_echo();
+    });
+    std::vector<std::string> asked;
+    std::string cached = "stale";
+    auto cfg = fast_config(server.url());
+    cfg.policy = tether::seed_policy{.delay = 10ms, .jitter = 0, .retry_refused_token = true};
+    cfg.token_source = [&](tether::token_request r) -> asio::awaitable<tether::token_answer> {
+        asked.push_back(std::string(tether::to_string(r.reason)) + " " + std::to_string(r.attempt));
+        if (r.reason == tether::token_reason::refused) {
+            cached = "fresh";
+            co_return tether::token_answer{.token = cached, .fresh = true};
+        }
+        co_return tether::token_answer{.token = cached, .fresh = false};
+    };
+    event_log log(ioc.get_executor());
+    client c(ioc.get_executor(), cfg, log.callbacks());
+    run(ioc, [&]() -> asio::awaitable<void> {
+        c.async_run([](error_code) {});
+        co_await log.wait_until([&] { return log.count("connected") == 2; });
+        co_await c.async_close(use_tuple);
+    });
+    // The link the 1012 ended carried nothing: not healthy, so the count goes on.
+    const std::vector<std::string> expected = {"first_connect 1", "refused 2", "reconnect 3"};
+    BOOST_TEST(asked == expected, boost::test_tools::per_element());
+    BOOST_TEST(server.requests().size() == 3u);
+    const auto h = c.history();
+    BOOST_REQUIRE_EQUAL(h.size(), 3u);
+    BOOST_TEST(h[0].why.http_status == 401u);
+    BOOST_REQUIRE(h[0].delay.has_value());
+    BOOST_TEST(h[0].delay->count() == 0);  // at once: nothing is overloaded
+}
+
+// A source with nothing fresher than the refused token: the retry ends before it reaches the
+// server, and the client stops as unauthorized.
+BOOST_AUTO_TEST_CASE(a_refused_token_without_a_fresh_one_stops_without_another_request)
+{
+    scenario sc([](server_connection& c) -> asio::awaitable<void> { co_await c.async_reject(401); });
+    auto cfg = fast_config(sc.server.url());
+    cfg.policy = tether::seed_policy{.delay = 10ms, .jitter = 0, .retry_refused_token = true};
+    std::vector<tether::token_reason> asked;
+    cfg.token_source = [&](tether::token_request r) -> asio::awaitable<tether::token_answer> {
+        asked.push_back(r.reason);
+        co_return tether::token_answer{.token = "the-only-one", .fresh = false};
+    };
+    const error_code ec = sc.run_until_finished(cfg);
+    BOOST_TEST((ec == error::unauthorized));
+    BOOST_TEST(asked.size() == 2u);
+    BOOST_TEST(sc.server.requests().size() == 1u);
+    const auto closes = sc.log.all("close");
+    BOOST_REQUIRE_EQUAL(closes.size(), 1u);
+    BOOST_TEST(closes[0].reason.http_status == 401u);
+    BOOST_TEST(closes[0].reason.reason.find("no fresh token") != std::string::npos, closes[0].reason.reason);
+}
+
 BOOST_AUTO_TEST_CASE(close_4003_stops_without_retry)
 {
     scenario s(close_after_accept(4003));

@@ -87,6 +87,41 @@ BOOST_AUTO_TEST_CASE(permanent_failures_stop_at_once)
     }
 }
 
+// With retry_refused_token: a refused token (401, 4003) gets one retry at once, a second refusal
+// stops; 403 and the other permanent failures stay permanent.
+BOOST_AUTO_TEST_CASE(a_refused_token_gets_one_retry_at_once_when_asked_for)
+{
+    struct row {
+        std::vector<disconnect> failures;
+        decisions seed, exponential;
+    };
+    const auto verify = tether::tls_verify_disconnect(10);  // an expired certificate
+    const row rows[] = {
+        {{http(401)}, {0ms}, {0ms}},
+        {{close_with(4003)}, {0ms}, {0ms}},
+        {{http(401), http(401)}, {0ms, std::nullopt}, {0ms, std::nullopt}},
+        {{close_with(4003), http(401)}, {0ms, std::nullopt}, {0ms, std::nullopt}},
+        {{refused(), http(401), http(401)}, {2000ms, 0ms, std::nullopt}, {1000ms, 0ms, std::nullopt}},
+        {{http(403)}, {std::nullopt}, {std::nullopt}},
+        {{verify}, {std::nullopt}, {std::nullopt}},
+        {{verify, http(401)}, {std::nullopt, std::nullopt}, {std::nullopt, std::nullopt}},  // one permanent already
+    };
+    const tether::seed_policy seed{.jitter = 0, .retry_refused_token = true};
+    const tether::exponential_policy exponential{.jitter = 0, .retry_refused_token = true};
+    for (const auto& r : rows) {
+        std::string name;
+        for (const auto& d : r.failures) name += tether::describe(d) + "; ";
+        BOOST_TEST_CONTEXT(name)
+        {
+            BOOST_TEST((run(seed, r.failures) == r.seed));
+            BOOST_TEST((run(exponential, r.failures) == r.exponential));
+        }
+    }
+    // Off by default: the original's 4003 and 401 are permanent.
+    BOOST_TEST((run(tether::seed_policy{}, {http(401)}) == decisions{std::nullopt}));
+    BOOST_TEST((run(tether::exponential_policy{}, {close_with(4003)}) == decisions{std::nullopt}));
+}
+
 BOOST_AUTO_TEST_CASE(session_not_found_gets_three_retries_two_seconds_times_n)
 {
     const tether::seed_policy p;

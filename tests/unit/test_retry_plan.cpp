@@ -331,4 +331,29 @@ BOOST_AUTO_TEST_CASE(after_reconnect_request)
     }
 }
 
+BOOST_AUTO_TEST_CASE(the_token_source_is_told_why_a_token_is_wanted)
+{
+    using tether::token_reason;
+    using tether::detail::token_reason_for;
+    struct row {
+        std::optional<disconnect> previous;
+        token_reason expected;
+    };
+    const row rows[] = {
+        {std::nullopt, token_reason::first_connect},
+        {refused(), token_reason::reconnect},
+        {close_with(1006), token_reason::reconnect},
+        {close_with(4001), token_reason::reconnect},
+        {http(503), token_reason::reconnect},
+        {user(), token_reason::reconnect},  // reconnect() asked for
+        {http(401), token_reason::refused},
+        {close_with(4003), token_reason::refused},
+        {http(403), token_reason::reconnect},  // forbidden whatever the token
+    };
+    for (const auto& r : rows) {
+        const auto got = token_reason_for(r.previous ? &*r.previous : nullptr);
+        BOOST_TEST(tether::to_string(got) == tether::to_string(r.expected));
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
