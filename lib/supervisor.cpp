@@ -11,56 +11,23 @@
 
 namespace tether::detail {
 
-// --- retry_plan: the decisions -----------------------------------------------------------------------
+jitter_source::jitter_source() : state_((std::uint64_t(std::random_device{}()) << 32) | std::random_device{}()) {}
 
-next_step retry_plan::after(attempt_result r, double random)
+double jitter_source::next() noexcept
 {
-    // Budgets reset only after a link proved healthy, not merely because it opened: a server that
-    // accepts and drops at once cannot make the client loop forever.
-    if (r.healthy) {
-        history_ = {};
-        healthy_at_ = r.ended_at;
-    }
-    const failure_class c = classify(r.why);
-    ++history_.attempts;
-    ++history_.by_class[static_cast<std::size_t>(c)];
-    history_.since_healthy = std::chrono::duration_cast<milliseconds>(r.ended_at - healthy_at_);
-    history_.uptime =
-        r.connected ? std::chrono::duration_cast<milliseconds>(r.ended_at - r.connected_at) : milliseconds::zero();
-    history_.random = random;
-    const reconnect_decision decision = c == failure_class::user ? reconnect_decision{} : cfg_.policy(r.why, history_);
-    if (!decision) return {.stop = true, .delay = {}, .attempt = 0, .why = std::move(r.why)};
-    return {.stop = false, .delay = *decision, .attempt = history_.attempts + 1, .why = std::move(r.why)};
-}
-
-next_step retry_plan::after_reconnect_request(clock_type::time_point now)
-{
-    history_ = {};
-    healthy_at_ = now;
-    return {.stop = false, .delay = cfg_.manual_reconnect_delay, .attempt = 1, .why = user_disconnect()};
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return static_cast<double>(z >> 11) * 0x1.0p-53;
 }
 
 namespace {
 
-// The policy's random samples (jitter): splitmix64, seeded from the OS. Eight bytes of state, where
-// a Mersenne twister would keep 2.5 KiB alive in every idle client.
-class jitter_source {
-public:
-    jitter_source() : state_((std::uint64_t(std::random_device{}()) << 32) | std::random_device{}()) {}
-
-    /// Uniform in [0, 1).
-    double next() noexcept
-    {
-        std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        return static_cast<double>(z >> 11) * 0x1.0p-53;
-    }
-
-private:
-    std::uint64_t state_;
-};
+std::chrono::system_clock::time_point wall_now()
+{
+    return std::chrono::system_clock::now();
+}
 
 // The endpoint group's name for the server of `url`: scheme, host and port.
 std::string endpoint_name(const ws_url& url)
@@ -78,7 +45,7 @@ supervisor::supervisor(asio::any_io_executor ex, asio::any_io_executor strand, c
     : ex_(std::move(ex)), strand_(std::move(strand)), cfg_(cfg), events_(events), stats_(stats), sends_(sends),
       inbound_(inbound), target_(cfg), group_(cfg.group ? &core_of(*cfg.group) : nullptr),
       endpoint_(endpoint_name(target_.url)),
-      backoff_timer_(strand_), group_timer_(strand_), close_deadline_(strand_)
+      fsm_(cfg, clock_type::now()), backoff_timer_(strand_), group_timer_(strand_), close_deadline_(strand_)
 {
 }
 
@@ -120,29 +87,37 @@ void supervisor::close(void_handler h)
         return;
     }
     if (h) close_waiters_.push_back(std::move(h));  // none from the destructor
-    if (!started_) return finish(user_disconnect());
-    if (closing_) return;
-    closing_ = true;
+    const supervisor_action a = fsm_.on({.what = supervisor_event::kind::close, .now = clock_type::now()});
+    if (a.what == supervisor_action::kind::none) return;  // closing already
+    if (a.what == supervisor_action::kind::finish) return finish(*a.why);  // never started
     sends_.refuse(error::client_closed);
-    const bool connected = state() == client_state::connected;
     set_state(client_state::closing);
-    backoff_timer_.cancel();
     close_deadline_.expires_after(cfg_.close_timeout);
     close_deadline_.async_wait([this, w = owner_](error_code ec) {
         if (auto self = w.lock(); self && !ec && abort_) abort_();
     });
-    if (connected && link_)
-        link_->close();  // the writer flushes, then sends the close frame; the reader reads the answer
-    else if (abort_)
-        abort_();
+    perform(a);
 }
 
 void supervisor::reconnect()
 {
-    if (!started_ || finished_ || closing_) return;
-    reconnect_requested_ = true;
-    backoff_timer_.cancel();
-    if (abort_) abort_();
+    if (finished_) return;
+    perform(fsm_.on({.what = supervisor_event::kind::reconnect, .now = clock_type::now()}));
+}
+
+// The actions that stop what runs, asked for by close() and reconnect().
+void supervisor::perform(const supervisor_action& a)
+{
+    switch (a.what) {
+    case supervisor_action::kind::close_link:
+        if (link_) link_->close();  // the writer flushes, then sends the close frame; the reader reads the answer
+        break;
+    case supervisor_action::kind::stop_step:
+        backoff_timer_.cancel();
+        if (abort_) abort_();
+        break;
+    default: break;
+    }
 }
 
 void supervisor::shutdown()
@@ -182,108 +157,130 @@ asio::awaitable<void> supervisor::supervise([[maybe_unused]] std::shared_ptr<voi
     std::rethrow_exception(failure);
 }
 
+// The coroutine is a switch over the state machine's actions: it performs each, and reports how
+// it ended as the next event.
 asio::awaitable<void> supervisor::loop()
 {
+    using kind = supervisor_action::kind;
+    using ev = supervisor_event::kind;
     jitter_source jitter;
-    retry_plan plan(cfg_, clock_type::now());
-    std::optional<disconnect> last;  // why the last link or attempt ended
+    std::optional<group_pass> pass;  // from the group's consent to the upgrade's answer
+    std::optional<opened> ready;     // the link `connect` opened, for `run_link`
+    supervisor_action a = fsm_.on({.what = ev::start, .now = clock_type::now(), .wall = wall_now()});
     for (;;) {
-        if (closing_) break;
-        attempt_result r = co_await attempt(plan.next_attempt(), last ? &*last : nullptr);
-        inbound_.fail_sent_requests();
-        if (events_.wants_events())
-            events_.event({.kind = event_kind::disconnected, .attempt = r.record.attempt, .reason = r.why});
-        connection_record record = std::move(r.record);
-        if (closing_) {
-            remember(std::move(record), std::nullopt);
+        const std::optional<disconnect> previous = a.why;
+        const disconnect* before = previous ? &*previous : nullptr;
+        switch (a.what) {
+        case kind::none: co_return;  // finished before it started
+        case kind::wait_for_group: {
+            pass.emplace(*group_, endpoint_);
+            const bool through = co_await pass_group(pass->ticket, a.attempt, before);
+            if (through) {
+                a = fsm_.on({.what = ev::group_passed, .now = clock_type::now()});
+            } else {
+                pass.reset();
+                a = attempt_ended({.what = ev::connect_failed, .why = user_disconnect()}, a.attempt, jitter);
+            }
             break;
         }
-
-        next_step step = std::exchange(reconnect_requested_, false) ? plan.after_reconnect_request(clock_type::now())
-                                                                    : plan.after(std::move(r), jitter.next());
-        remember(std::move(record), step.stop ? std::nullopt : std::optional<milliseconds>(step.delay));
-        if (events_.wants_events())
-            events_.event({.kind = event_kind::decision,
-                           .attempt = step.attempt,
-                           .reason = step.why,
-                           .retry = !step.stop,
-                           .delay = step.delay});
-        if (step.stop) co_return finish(std::move(step.why));
-        set_state(client_state::reconnecting);
-        events_.emit(events_.callbacks().on_reconnecting, reconnect_event{step.attempt, step.delay, step.why});
-        last = std::move(step.why);
-        co_await wait(step.delay);
-        while (!closing_ && std::exchange(reconnect_requested_, false)) {
-            plan.after_reconnect_request(clock_type::now());
-            co_await wait(cfg_.manual_reconnect_delay);
+        case kind::connect: {
+            const unsigned number = a.attempt;
+            auto open = co_await connect(number, before);
+            if (auto* failure = std::get_if<disconnect>(&open)) {
+                if (pass) pass->report(outcome_of(false, *failure));
+                pass.reset();
+                a = attempt_ended({.what = ev::connect_failed, .why = std::move(*failure)}, number, jitter);
+                break;
+            }
+            if (pass) pass->report(attempt_outcome::answered);
+            pass.reset();
+            ready.emplace(std::move(std::get<opened>(open)));
+            a = fsm_.on({.what = ev::connected, .now = clock_type::now(), .wall = wall_now()});
+            break;
+        }
+        case kind::run_link: {
+            const unsigned number = a.attempt;
+            link_result result = co_await run_link(std::move(*ready), a);
+            ready.reset();
+            a = attempt_ended({.what = ev::link_ended,
+                               .why = std::move(result.why),
+                               .healthy = result.healthy,
+                               .messages_received = result.traffic.messages_received,
+                               .messages_sent = result.traffic.messages_sent,
+                               .bytes_received = result.traffic.bytes_received,
+                               .bytes_sent = result.traffic.bytes_sent,
+                               .rtt = result.rtt},
+                              number, jitter);
+            break;
+        }
+        case kind::wait:
+            if (a.report) {
+                set_state(client_state::reconnecting);
+                events_.emit(events_.callbacks().on_reconnecting, reconnect_event{a.attempt, a.delay, *a.why});
+            }
+            co_await wait(a.delay);
+            a = fsm_.on({.what = ev::wait_over, .now = clock_type::now(), .wall = wall_now()});
+            break;
+        case kind::finish: co_return finish(std::move(*a.why));
+        case kind::stop_step:
+        case kind::close_link: throw std::logic_error("supervisor: an action for close() or reconnect() in the loop");
         }
     }
-    finish(user_disconnect());
+}
+
+// An attempt or its link ended: the machine decides, and what it decided is told.
+supervisor_action supervisor::attempt_ended(supervisor_event e, unsigned number, jitter_source& jitter)
+{
+    inbound_.fail_sent_requests();
+    if (events_.wants_events()) events_.event({.kind = event_kind::disconnected, .attempt = number, .reason = e.why});
+    e.now = clock_type::now();
+    e.wall = wall_now();
+    e.random = jitter.next();
+    supervisor_action a = fsm_.on(e);
+    if (auto record = fsm_.take_record()) remember(std::move(*record));
+    if (events_.wants_events() && ((a.what == supervisor_action::kind::wait && a.report) || a.decided_to_stop))
+        events_.event({.kind = event_kind::decision,
+                       .attempt = a.attempt,
+                       .reason = *a.why,
+                       .retry = !a.decided_to_stop,
+                       .delay = a.delay});
+    return a;
 }
 
 asio::awaitable<void> supervisor::wait(milliseconds d)
 {
-    if (interrupted()) co_return;
+    if (fsm_.interrupted()) co_return;
     backoff_timer_.expires_after(d);
     co_await backoff_timer_.async_wait(use_tuple);
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-// GCC 12 takes Asio's allocation of this coroutine's frame and its release for a mismatched pair
-// once the frame holds the group's pass (a false positive: gcc PR middle-end/109224).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-asio::awaitable<attempt_result> supervisor::attempt(unsigned number, const disconnect* previous)
+// A token, then the link opened and upgraded; or why not.
+asio::awaitable<std::variant<opened, disconnect>> supervisor::connect(unsigned number, const disconnect* previous)
 {
-    attempt_result r;
-    r.record.attempt = number;
-    r.record.started = std::chrono::system_clock::now();
-    auto ended = [&r](disconnect why) {
-        r.ended_at = clock_type::now();
-        r.record.ended = std::chrono::system_clock::now();
-        r.record.why = why;
-        r.why = std::move(why);
-        return r;
-    };
     struct abort_reset {
         std::function<void()>& abort;
         ~abort_reset() { abort = nullptr; }
     } reset_abort_on_exit{abort_};
-
-    // The endpoint group's say comes first. What the attempt told about the endpoint goes back to
-    // it once the upgrade is answered; an attempt that ends before (close, the token) tells nothing.
-    struct group_pass {
-        group_core* core;
-        const std::string& endpoint;
-        gate_ticket ticket;
-        void report(attempt_outcome o)
-        {
-            if (core) std::exchange(core, nullptr)->finished(endpoint, ticket, o);
-        }
-        ~group_pass() { report(attempt_outcome::abandoned); }
-    } pass{group_, endpoint_, {}};
-    if (group_) {
-        const bool through = co_await pass_group(pass.ticket, number, previous);
-        if (!through) co_return ended(user_disconnect());
-    }
-
     set_state(client_state::connecting);
     ++stats_.attempts;
     events_.event({.kind = event_kind::attempt, .attempt = number});
 
     std::string token;
     auto token_failure = co_await fetch_token(token, number, previous);
-    if (token_failure) co_return ended(std::move(*token_failure));
-    if (interrupted()) co_return ended(user_disconnect());
+    if (token_failure) co_return std::move(*token_failure);
+    if (fsm_.interrupted()) co_return user_disconnect();
+    co_return co_await open_link(strand_, target_, token, abort_);
+}
 
-    auto open = co_await open_link(strand_, target_, token, abort_);
-    if (auto* failure = std::get_if<disconnect>(&open)) {
-        pass.report(outcome_of(false, *failure));
-        co_return ended(std::move(*failure));
-    }
-    pass.report(attempt_outcome::answered);
-    opened& o = std::get<opened>(open);
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12 takes Asio's allocation of this coroutine's frame and its release for a mismatched pair
+// (a false positive: gcc PR middle-end/109224).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+// Runs the link until it ends; the application's close or reconnect may have come meanwhile.
+asio::awaitable<link_result> supervisor::run_link(opened o, const supervisor_action& a)
+{
     const link_settings settings{.max_message_size = cfg_.max_message_size,
                                  .handshake_timeout = cfg_.handshake_timeout,
                                  .ping_interval = cfg_.ping_interval,
@@ -295,35 +292,29 @@ asio::awaitable<attempt_result> supervisor::attempt(unsigned number, const disco
            events_);
     struct link_reset {
         link*& current;
-        ~link_reset() { current = nullptr; }
-    } reset_link_on_exit{link_};
+        std::function<void()>& abort;
+        ~link_reset()
+        {
+            current = nullptr;
+            abort = nullptr;
+        }
+    } reset_link_on_exit{link_, abort_};
     link_ = &l;
     abort_ = [&l] { l.abort(); };
 
-    r.connected = true;
-    r.connected_at = clock_type::now();
-    r.record.connected = std::chrono::system_clock::now();
-    stats_.connected_since_ns.store(r.connected_at.time_since_epoch().count(), std::memory_order_relaxed);
+    stats_.connected_since_ns.store(clock_type::now().time_since_epoch().count(), std::memory_order_relaxed);
     ++stats_.connections;
-    if (!closing_) set_state(client_state::connected);
+    if (!a.close_at_once) set_state(client_state::connected);
     complete_connect_waiters({});
-    events_.emit(events_.callbacks().on_connected, number);
-    events_.event({.kind = event_kind::connected, .attempt = number});
-    if (reconnect_requested_) l.abort();
-    if (closing_) l.close();
+    events_.emit(events_.callbacks().on_connected, a.attempt);
+    events_.event({.kind = event_kind::connected, .attempt = a.attempt});
+    if (a.stop_at_once) l.abort();
+    if (a.close_at_once) l.close();
 
     link_result result = co_await l.run();
     stats_.connected_since_ns.store(0, std::memory_order_relaxed);
-    r.healthy = result.healthy;
-    r.record.healthy = result.healthy;
-    r.record.messages_received = result.traffic.messages_received;
-    r.record.messages_sent = result.traffic.messages_sent;
-    r.record.bytes_received = result.traffic.bytes_received;
-    r.record.bytes_sent = result.traffic.bytes_sent;
-    r.record.rtt = result.rtt;
-    co_return ended(std::move(result.why));
+    co_return result;
 }
-
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -342,7 +333,7 @@ asio::awaitable<bool> supervisor::pass_group(gate_ticket& ticket, unsigned numbe
             });
     };
     bool through = false, told = false;
-    while (!interrupted()) {
+    while (!fsm_.interrupted()) {
         const gate_verdict v = group_->ask(endpoint_, ticket, wake);
         if (v.go) {
             through = true;
@@ -380,12 +371,6 @@ asio::awaitable<token_answer> answer_of(std::function<asio::awaitable<std::strin
 
 }  // namespace
 
-token_reason token_reason_for(const disconnect* previous) noexcept
-{
-    if (!previous) return token_reason::first_connect;
-    return is_token_refusal(*previous) ? token_reason::refused : token_reason::reconnect;
-}
-
 // Asks the token source (or provider) for this attempt's token; a failure ends the attempt. The
 // asynchronous forms run under `connect_timeout` and are abandoned on close or reconnect. After
 // a refusal, a source without a fresh token ends the attempt as refused again, before anything
@@ -413,7 +398,7 @@ asio::awaitable<std::optional<disconnect>> supervisor::fetch_token(std::string& 
         co_await provided->wait(clock_type::now() + cfg_.connect_timeout);
         abort_ = std::move(previous_abort);
         if (!provided->result) {
-            if (interrupted()) co_return user_disconnect();
+            if (fsm_.interrupted()) co_return user_disconnect();
             co_return failed("no token within connect_timeout");
         }
         auto& [thrown, answer] = *provided->result;
@@ -466,10 +451,9 @@ void supervisor::set_state(client_state s)
     if (state_.exchange(s, std::memory_order_relaxed) != s) events_.event({.kind = event_kind::state, .state = s});
 }
 
-void supervisor::remember(connection_record record, std::optional<milliseconds> delay)
+void supervisor::remember(connection_record record)
 {
     if (cfg_.history_size == 0) return;
-    record.delay = delay;
     std::lock_guard lock(history_mutex_);
     if (history_.size() == cfg_.history_size) history_.pop_front();
     history_.push_back(std::move(record));

@@ -1,7 +1,8 @@
-// Internal: the supervisor, one coroutine per client. It runs one attempt at a time (a token, then
-// open a link, then run it), turns how it ended into the next step with `retry_plan` (a pure state
-// machine over the reconnect history), waits, and starts again. It owns the client's lifecycle:
-// its state, the waiters of async_run / async_connect / async_close, and the end.
+// Internal: the supervisor, one coroutine per client: the I/O shell around `supervisor_fsm`, which
+// decides (supervisor_fsm.hpp). It performs the machine's actions (the group's wait, a token and
+// the link opened, the link run, the policy's wait, the end) and reports how each ended. It owns
+// the client's lifecycle: its state, the waiters of async_run / async_connect / async_close, the
+// history, and the end.
 #ifndef TETHER_LIB_SUPERVISOR_HPP
 #define TETHER_LIB_SUPERVISOR_HPP
 
@@ -11,6 +12,7 @@
 #include "link/open.hpp"
 #include "link/rtt.hpp"
 #include "mailbox.hpp"
+#include "supervisor_fsm.hpp"
 
 #include <tether/reconnect_policy.hpp>
 #include <tether/status.hpp>
@@ -25,55 +27,43 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <variant>
 #include <vector>
 
 namespace tether::detail {
 
 class link;
+struct link_result;
 
-/// How one attempt (or link) ended.
-struct attempt_result {
-    disconnect why;
-    bool connected = false;  ///< the upgrade succeeded
-    bool healthy = false;    ///< a message or a pong arrived on the link
-    clock_type::time_point connected_at{};
-    clock_type::time_point ended_at{};
-    connection_record record{};  ///< for the history: all but the policy's delay
-};
-
-/// What the supervisor does after an attempt.
-struct next_step {
-    bool stop = false;      ///< the policy gave up (or the application ended the client)
-    milliseconds delay{0};  ///< else: wait this long
-    unsigned attempt = 0;   ///< then make this attempt (1 = the first since the last healthy link)
-    disconnect why;         ///< why the last one ended (for on_reconnecting / on_close)
-};
-
-/// The reconnect history and the decisions on it, without I/O or clocks of its own: time and the
-/// random sample come in as arguments, so every rule is a row in a table test.
-class retry_plan {
+/// The policy's random samples (jitter): splitmix64, seeded from the OS. Eight bytes of state,
+/// where a Mersenne twister would keep 2.5 KiB alive in every idle client.
+class jitter_source {
 public:
-    explicit retry_plan(const client_config& cfg, clock_type::time_point now) : cfg_(cfg), healthy_at_(now) {}
-
-    /// The attempt about to be made, counted since the last healthy link (1 = the first).
-    unsigned next_attempt() const noexcept { return history_.attempts + 1; }
-
-    /// After an attempt ended: the policy's decision. `random` is the jitter sample in [0, 1).
-    next_step after(attempt_result r, double random);
-
-    /// The application called `reconnect()`: budgets reset, wait `manual_reconnect_delay`.
-    next_step after_reconnect_request(clock_type::time_point now);
-
-    const reconnect_history& history() const noexcept { return history_; }
+    jitter_source();
+    /// Uniform in [0, 1).
+    double next() noexcept;
 
 private:
-    const client_config& cfg_;
-    reconnect_history history_;
-    clock_type::time_point healthy_at_;
+    std::uint64_t state_;
 };
 
-/// Why the token for the next attempt is wanted, from why the last one ended (none: the first).
-token_reason token_reason_for(const disconnect* previous) noexcept;
+/// An attempt's place at the endpoint group, from the group's consent to the upgrade's answer.
+/// How the attempt went is reported once; one that ended before (a close, its token) tells nothing.
+struct group_pass {
+    group_pass(group_core& core, const std::string& endpoint) : core(&core), endpoint(endpoint) {}
+    group_pass(const group_pass&) = delete;
+    group_pass& operator=(const group_pass&) = delete;
+    ~group_pass() { report(attempt_outcome::abandoned); }
+
+    void report(attempt_outcome o)
+    {
+        if (core) std::exchange(core, nullptr)->finished(endpoint, ticket, o);
+    }
+
+    group_core* core;
+    const std::string& endpoint;
+    gate_ticket ticket;
+};
 
 class supervisor {
 public:
@@ -104,14 +94,16 @@ private:
     asio::awaitable<void> supervise(std::shared_ptr<void> keep_alive);
     asio::awaitable<void> loop();
     asio::awaitable<void> wait(milliseconds d);
-    asio::awaitable<attempt_result> attempt(unsigned number, const disconnect* previous);
+    asio::awaitable<std::variant<opened, disconnect>> connect(unsigned number, const disconnect* previous);
+    asio::awaitable<link_result> run_link(opened o, const supervisor_action& a);
+    supervisor_action attempt_ended(supervisor_event e, unsigned number, jitter_source& jitter);
+    void perform(const supervisor_action& a);
     asio::awaitable<bool> pass_group(gate_ticket& ticket, unsigned number, const disconnect* previous);
     asio::awaitable<std::optional<disconnect>> fetch_token(std::string& token, unsigned number,
                                                            const disconnect* previous);
     void finish(disconnect why);
-    void remember(connection_record record, std::optional<milliseconds> delay);
+    void remember(connection_record record);
 
-    bool interrupted() const noexcept { return closing_ || reconnect_requested_; }
     void set_state(client_state s);
     void add_connect_waiter(void_handler h);
     void cancel_connect_waiter(std::uint64_t id);
@@ -131,13 +123,12 @@ private:
     std::atomic<client_state> state_{client_state::idle};
     bool started_ = false;
     bool finished_ = false;
-    bool closing_ = false;
-    bool reconnect_requested_ = false;
     bool run_cancelled_ = false;  // async_run's terminal cancellation closed the client
     error_code final_error_;
 
     std::function<void()> abort_;  // hard-stops the attempt or link under way; set while one runs
     link* link_ = nullptr;         // the link running now, if any
+    supervisor_fsm fsm_;
     asio::steady_timer backoff_timer_;
     asio::steady_timer group_timer_;
     asio::steady_timer close_deadline_;

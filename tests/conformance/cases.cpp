@@ -213,10 +213,14 @@ std::vector<conformance_case> upgrade_responses()
         c.retry_after = std::chrono::seconds(7);
         t.push_back(c);
     }
-    t.push_back(rejected(
-        "0.5", "503 with Retry-After as an HTTP date (not used)",
-        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: Fri, 31 Dec 1999 23:59:59 GMT\r\nContent-Length: 0\r\n\r\n",
-        k::http_status, error::upgrade_rejected, 503));
+    {
+        auto c = rejected("0.5", "503 with Retry-After as an HTTP date already past: no wait",
+                          "HTTP/1.1 503 Service Unavailable\r\nRetry-After: Fri, 31 Dec 1999 23:59:59 GMT\r\n"
+                          "Content-Length: 0\r\n\r\n",
+                          k::http_status, error::upgrade_rejected, 503);
+        c.retry_after = std::chrono::milliseconds::zero();
+        t.push_back(c);
+    }
     t.push_back(rejected("0.6", "HTTP/1.0 302 redirect", "HTTP/1.0 302 Found\r\nLocation: /elsewhere\r\n\r\n",
                          k::http_status, error::upgrade_rejected, 302));
     t.push_back(rejected("0.7", "a real 200 with a body", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",

@@ -1,5 +1,7 @@
 #include <tether/reconnect_policy.hpp>
 
+#include "supervisor_fsm.hpp"
+
 #include <boost/asio/error.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -27,19 +29,20 @@ disconnect refused()
     return tether::error_disconnect(tether::disconnect_kind::connect, boost::asio::error::connection_refused);
 }
 
-// Feeds `failures` to `policy` in order, keeping the history the way the supervisor does (no
-// healthy link in between), and returns each decision.
+// Feeds `failures` to `policy` in order through the supervisor's own bookkeeping (`retry_plan`,
+// no healthy link in between), and returns each decision.
 template <class Policy>
 std::vector<tether::reconnect_decision> run(const Policy& policy, const std::vector<disconnect>& failures,
                                             double random = 0.5)
 {
-    reconnect_history h;
-    h.random = random;
+    const auto t0 = tether::detail::clock_type::time_point(1000h);
+    tether::client_config cfg;
+    cfg.policy = policy;
+    tether::detail::retry_plan plan(cfg, t0);
     std::vector<tether::reconnect_decision> out;
     for (const auto& d : failures) {
-        ++h.attempts;
-        ++h.by_class[static_cast<std::size_t>(tether::classify(d))];
-        out.push_back(policy(d, h));
+        const auto step = plan.after({.why = d, .ended_at = t0}, random);
+        out.push_back(step.stop ? tether::reconnect_decision{} : tether::reconnect_decision{step.delay});
     }
     return out;
 }
