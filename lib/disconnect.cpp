@@ -1,5 +1,12 @@
 #include <tether/disconnect.hpp>
 
+#include "failures.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+
 #include <openssl/x509_vfy.h>
 
 #include <algorithm>
@@ -255,5 +262,37 @@ std::string_view to_string(failure_class c) noexcept
     }
     return "unknown";
 }
+
+namespace detail {
+
+disconnect timed_out(disconnect_kind stage)
+{
+    return {.kind = disconnect_kind::timeout,
+            .error = error::connect_timeout,
+            .reason = std::string(to_string(stage)) + " exceeded connect_timeout"};
+}
+
+disconnect step_failure(disconnect_kind stage, const error_code& ec)
+{
+    if (ec == boost::beast::error::timeout) return timed_out(stage);
+    return error_disconnect(stage, ec);
+}
+
+disconnect upgrade_failure(const error_code& ec)
+{
+    namespace http = boost::beast::http;
+    if (ec == boost::beast::error::timeout)
+        return {.kind = disconnect_kind::timeout,
+                .error = error::handshake_timeout,
+                .reason = "upgrade exceeded handshake_timeout"};
+    if (ec.category() == boost::asio::error::get_ssl_category()) return error_disconnect(disconnect_kind::tls, ec);
+    // An answer that is not HTTP breaks the protocol; the connection ending before the answer
+    // began (EOF, reset) is the transport.
+    const bool malformed =
+        ec.category() == make_error_code(http::error::partial_message).category() && ec != http::error::end_of_stream;
+    return error_disconnect(malformed ? disconnect_kind::protocol : disconnect_kind::transport, ec);
+}
+
+}  // namespace detail
 
 }  // namespace tether

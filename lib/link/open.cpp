@@ -1,6 +1,7 @@
 #include "open.hpp"
 
 #include "../abandonable.hpp"
+#include "../failures.hpp"
 #include "../wire/handshake.hpp"
 
 #include <boost/asio/deferred.hpp>
@@ -23,13 +24,6 @@ namespace {
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-
-disconnect timed_out(disconnect_kind stage)
-{
-    return {.kind = disconnect_kind::timeout,
-            .error = error::connect_timeout,
-            .reason = std::string(to_string(stage)) + " exceeded connect_timeout"};
-}
 
 // TLS 1.2 or later; the chain is verified against the system store plus `ca_file`/`ca_path` (the
 // host name per connection, in tls_handshake). Files that do not load throw, naming the field.
@@ -92,8 +86,8 @@ public:
             out.io = make_tcp_transport(std::move(stream));
         }
         abort_ = [io = out.io.get()] { io->close(true); };
-        auto upgrade_failure = co_await upgrade(*out.io, token, out);
-        if (upgrade_failure) co_return std::move(*upgrade_failure);
+        auto not_upgraded = co_await upgrade(*out.io, token, out);
+        if (not_upgraded) co_return std::move(*not_upgraded);
         co_return std::move(out);
     }
 
@@ -138,8 +132,7 @@ private:
         auto [connect_ec, ep] = co_await stream.async_connect(endpoints, use_tuple);
         if (const auto ec = connect_ec) {
             const auto stage = proxy ? disconnect_kind::proxy : disconnect_kind::connect;
-            if (ec == beast::error::timeout) co_return timed_out(stage);
-            co_return error_disconnect(stage, ec);
+            co_return step_failure(stage, ec);
         }
         error_code ignored;  // best effort; a socket aborted meanwhile fails the next step instead
         stream.socket().set_option(tcp::no_delay(true), ignored);
@@ -198,10 +191,10 @@ private:
         tls.next_layer().expires_at(deadline_);
         auto [ec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
         if (!ec) co_return std::nullopt;
-        if (ec == beast::error::timeout) co_return timed_out(disconnect_kind::tls);
         const long verify_result = SSL_get_verify_result(handle);
-        if (cfg_.tls.verify_peer && verify_result != X509_V_OK) co_return tls_verify_disconnect(verify_result);
-        co_return error_disconnect(disconnect_kind::tls, ec);
+        if (ec != beast::error::timeout && cfg_.tls.verify_peer && verify_result != X509_V_OK)
+            co_return tls_verify_disconnect(verify_result);
+        co_return step_failure(disconnect_kind::tls, ec);
     }
 
     // The upgrade under handshake_timeout: the request, then the response's header read into a
@@ -241,22 +234,6 @@ private:
         out.leftover.assign(static_cast<const char*>(rest.data()), rest.size());
         io.tcp().expires_never();
         co_return std::nullopt;
-    }
-
-    static disconnect upgrade_failure(const error_code& ec)
-    {
-        if (ec == beast::error::timeout)
-            return {.kind = disconnect_kind::timeout,
-                    .error = error::handshake_timeout,
-                    .reason = "upgrade exceeded handshake_timeout"};
-        // With TLS 1.3 a server that refuses our certificate says so after its handshake, in the
-        // first read: still a TLS failure.
-        if (ec.category() == asio::error::get_ssl_category()) return error_disconnect(disconnect_kind::tls, ec);
-        // An answer that is not HTTP breaks the protocol; the connection ending before the
-        // answer began (EOF, reset) is the transport.
-        const bool malformed = ec.category() == make_error_code(http::error::partial_message).category() &&
-                               ec != http::error::end_of_stream;
-        return error_disconnect(malformed ? disconnect_kind::protocol : disconnect_kind::transport, ec);
     }
 
     const asio::any_io_executor& strand_;

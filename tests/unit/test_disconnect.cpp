@@ -1,6 +1,11 @@
 #include <tether/disconnect.hpp>
 
+#include "failures.hpp"
+
 #include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <ctime>
@@ -152,6 +157,50 @@ BOOST_AUTO_TEST_CASE(descriptions_are_readable)
     BOOST_TEST(tether::describe(
                    tether::error_disconnect(tether::disconnect_kind::connect, boost::asio::error::connection_refused))
                    .starts_with("connect: "));
+}
+
+// How the failures of opening a link become typed disconnects.
+BOOST_AUTO_TEST_CASE(failures_of_opening_a_link_map_to_their_stage)
+{
+    namespace http = boost::beast::http;
+    using k = tether::disconnect_kind;
+    struct row {
+        const char* name;
+        tether::disconnect got;
+        k kind;
+        tether::error_code error;
+    };
+    const tether::error_code ssl_failure(1, boost::asio::error::get_ssl_category());
+    const row rows[] = {
+        {"resolve, out of time", tether::detail::step_failure(k::resolve, boost::beast::error::timeout), k::timeout,
+         tether::error::connect_timeout},
+        {"resolve failed", tether::detail::step_failure(k::resolve, boost::asio::error::host_not_found), k::resolve,
+         boost::asio::error::host_not_found},
+        {"connect refused", tether::detail::step_failure(k::connect, boost::asio::error::connection_refused),
+         k::connect, boost::asio::error::connection_refused},
+        {"TLS out of time", tether::detail::step_failure(k::tls, boost::beast::error::timeout), k::timeout,
+         tether::error::connect_timeout},
+        {"TLS failed", tether::detail::step_failure(k::tls, ssl_failure), k::tls, ssl_failure},
+        {"proxy out of time", tether::detail::timed_out(k::proxy), k::timeout, tether::error::connect_timeout},
+        {"upgrade out of time", tether::detail::upgrade_failure(boost::beast::error::timeout), k::timeout,
+         tether::error::handshake_timeout},
+        {"upgrade: TLS alert in the first read", tether::detail::upgrade_failure(ssl_failure), k::tls, ssl_failure},
+        {"upgrade: not HTTP", tether::detail::upgrade_failure(http::error::bad_version), k::protocol,
+         http::error::bad_version},
+        {"upgrade: half an answer", tether::detail::upgrade_failure(http::error::partial_message), k::protocol,
+         http::error::partial_message},
+        {"upgrade: hung up before answering", tether::detail::upgrade_failure(http::error::end_of_stream),
+         k::transport, http::error::end_of_stream},
+        {"upgrade: reset", tether::detail::upgrade_failure(boost::asio::error::connection_reset), k::transport,
+         boost::asio::error::connection_reset},
+    };
+    for (const auto& r : rows)
+        BOOST_TEST_CONTEXT(r.name)
+        {
+            BOOST_TEST(tether::to_string(r.got.kind) == tether::to_string(r.kind));
+            BOOST_TEST((r.got.error == r.error), r.got.error.message());
+        }
+    BOOST_TEST(tether::detail::timed_out(k::resolve).reason == "resolve exceeded connect_timeout");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
