@@ -1,6 +1,6 @@
 #include <tether/disconnect.hpp>
 
-#include "failures.hpp"
+#include "disconnect.hpp"
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>

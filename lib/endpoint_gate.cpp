@@ -1,8 +1,34 @@
 #include "endpoint_gate.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
-namespace tether::detail {
+namespace tether {
+
+void endpoint_group_config::validate() const
+{
+    auto fail = [](const char* what) { throw std::invalid_argument(what); };
+    if (!(attempts_per_second > 0) || !(attempts_per_second < 1e9))
+        fail("attempts_per_second must be positive and finite");
+    if (burst == 0) fail("burst must be at least 1");
+    if (breaker_cooldown <= std::chrono::milliseconds::zero()) fail("breaker_cooldown must be positive");
+    if (release_window < std::chrono::milliseconds::zero()) fail("release_window must not be negative");
+}
+
+std::string_view to_string(breaker_state s) noexcept
+{
+    switch (s) {
+    case breaker_state::closed:
+        return "closed";
+    case breaker_state::open:
+        return "open";
+    case breaker_state::half_open:
+        return "half_open";
+    }
+    return "unknown";
+}
+
+namespace detail {
 
 attempt_outcome outcome_of(bool connected, const disconnect& why) noexcept
 {
@@ -227,4 +253,6 @@ void endpoint_gate::wake_held(std::vector<std::uint64_t>& wake)
     held_.clear();
 }
 
-}  // namespace tether::detail
+}  // namespace detail
+
+}  // namespace tether

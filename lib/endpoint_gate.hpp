@@ -7,7 +7,7 @@
 #define TETHER_LIB_ENDPOINT_GATE_HPP
 
 #include <tether/disconnect.hpp>
-#include <tether/endpoint_group.hpp>
+#include <tether/endpoint_group_config.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -1,7 +1,7 @@
 #include "open.hpp"
 
 #include "../abandonable.hpp"
-#include "../failures.hpp"
+#include "../disconnect.hpp"
 #include "../wire/handshake.hpp"
 
 #include <boost/asio/deferred.hpp>

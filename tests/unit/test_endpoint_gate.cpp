@@ -2,6 +2,8 @@
 // asking or reporting at a given time, with the verdict and the clients it wakes.
 #include "endpoint_gate.hpp"
 
+#include <tether/endpoint_group.hpp>
+
 #include <boost/asio/error.hpp>
 #include <boost/test/unit_test.hpp>
 

@@ -1,7 +1,7 @@
 // Internal: how the failures of opening a link map to a typed `disconnect`. Pure functions over
 // Asio, Beast and SSL error codes (lib/disconnect.cpp), tested in tables.
-#ifndef TETHER_LIB_FAILURES_HPP
-#define TETHER_LIB_FAILURES_HPP
+#ifndef TETHER_LIB_DISCONNECT_HPP
+#define TETHER_LIB_DISCONNECT_HPP
 
 #include <tether/disconnect.hpp>
 
