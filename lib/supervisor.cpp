@@ -158,74 +158,88 @@ asio::awaitable<void> supervisor::supervise([[maybe_unused]] std::shared_ptr<voi
 }
 
 // The coroutine is a switch over the state machine's actions: it performs each, and reports how
-// it ended as the next event.
+// it ended as the next event. Each step is a coroutine of its own, so that what a step keeps lives
+// only while it runs: an idle client's frames hold the link and little else.
 asio::awaitable<void> supervisor::loop()
 {
-    using kind = supervisor_action::kind;
-    using ev = supervisor_event::kind;
     jitter_source jitter;
     std::optional<group_pass> pass;  // from the group's consent to the upgrade's answer
     std::optional<opened> ready;     // the link `connect` opened, for `run_link`
-    supervisor_action a = fsm_.on({.what = ev::start, .now = clock_type::now(), .wall = wall_now()});
+    supervisor_action a = event(supervisor_event::kind::start);
     for (;;) {
-        const std::optional<disconnect> previous = a.why;
-        const disconnect* before = previous ? &*previous : nullptr;
         switch (a.what) {
-        case kind::none: co_return;  // finished before it started
-        case kind::wait_for_group: {
-            pass.emplace(*group_, endpoint_);
-            const bool through = co_await pass_group(pass->ticket, a.attempt, before);
-            if (through) {
-                a = fsm_.on({.what = ev::group_passed, .now = clock_type::now()});
-            } else {
-                pass.reset();
-                a = attempt_ended({.what = ev::connect_failed, .why = user_disconnect()}, a.attempt, jitter);
-            }
-            break;
-        }
-        case kind::connect: {
-            const unsigned number = a.attempt;
-            auto open = co_await connect(number, before);
-            if (auto* failure = std::get_if<disconnect>(&open)) {
-                if (pass) pass->report(outcome_of(false, *failure));
-                pass.reset();
-                a = attempt_ended({.what = ev::connect_failed, .why = std::move(*failure)}, number, jitter);
-                break;
-            }
-            if (pass) pass->report(attempt_outcome::answered);
-            pass.reset();
-            ready.emplace(std::move(std::get<opened>(open)));
-            a = fsm_.on({.what = ev::connected, .now = clock_type::now(), .wall = wall_now()});
-            break;
-        }
-        case kind::run_link: {
-            const unsigned number = a.attempt;
-            link_result result = co_await run_link(std::move(*ready), a);
-            ready.reset();
-            a = attempt_ended({.what = ev::link_ended,
-                               .why = std::move(result.why),
-                               .healthy = result.healthy,
-                               .messages_received = result.traffic.messages_received,
-                               .messages_sent = result.traffic.messages_sent,
-                               .bytes_received = result.traffic.bytes_received,
-                               .bytes_sent = result.traffic.bytes_sent,
-                               .rtt = result.rtt},
-                              number, jitter);
-            break;
-        }
-        case kind::wait:
-            if (a.report) {
-                set_state(client_state::reconnecting);
-                events_.emit(events_.callbacks().on_reconnecting, reconnect_event{a.attempt, a.delay, *a.why});
-            }
-            co_await wait(a.delay);
-            a = fsm_.on({.what = ev::wait_over, .now = clock_type::now(), .wall = wall_now()});
-            break;
-        case kind::finish: co_return finish(std::move(*a.why));
-        case kind::stop_step:
-        case kind::close_link: throw std::logic_error("supervisor: an action for close() or reconnect() in the loop");
+        case supervisor_action::kind::none: co_return;  // finished before it started
+        case supervisor_action::kind::wait_for_group: a = co_await wait_for_group(a, pass, jitter); break;
+        case supervisor_action::kind::connect: a = co_await connect(a, pass, ready, jitter); break;
+        case supervisor_action::kind::run_link: a = co_await run_link(a, ready, jitter); break;
+        case supervisor_action::kind::wait: a = co_await wait(a); break;
+        case supervisor_action::kind::finish: co_return finish(std::move(*a.why));
+        case supervisor_action::kind::stop_step:
+        case supervisor_action::kind::close_link:
+            throw std::logic_error("supervisor: an action for close() or reconnect() in the loop");
         }
     }
+}
+
+supervisor_action supervisor::event(supervisor_event::kind what)
+{
+    return fsm_.on({.what = what, .now = clock_type::now(), .wall = std::chrono::system_clock::now()});
+}
+
+asio::awaitable<supervisor_action> supervisor::wait_for_group(const supervisor_action& a,
+                                                              std::optional<group_pass>& pass, jitter_source& jitter)
+{
+    pass.emplace(*group_, endpoint_);
+    const bool through = co_await pass_group(pass->ticket, a.attempt, a.why ? &*a.why : nullptr);
+    if (through) co_return event(supervisor_event::kind::group_passed);
+    pass.reset();
+    co_return attempt_ended({.what = supervisor_event::kind::connect_failed, .why = user_disconnect()}, a.attempt,
+                            jitter);
+}
+
+asio::awaitable<supervisor_action> supervisor::connect(const supervisor_action& a, std::optional<group_pass>& pass,
+                                                       std::optional<opened>& ready, jitter_source& jitter)
+{
+    auto open = co_await open_attempt(a.attempt, a.why ? &*a.why : nullptr);
+    if (auto* failure = std::get_if<disconnect>(&open)) {
+        if (pass) pass->report(outcome_of(false, *failure));
+        pass.reset();
+        co_return attempt_ended({.what = supervisor_event::kind::connect_failed, .why = std::move(*failure)},
+                                a.attempt, jitter);
+    }
+    if (pass) pass->report(attempt_outcome::answered);
+    pass.reset();
+    ready.emplace(std::move(std::get<opened>(open)));
+    co_return event(supervisor_event::kind::connected);
+}
+
+asio::awaitable<supervisor_action> supervisor::run_link(const supervisor_action& a, std::optional<opened>& ready,
+                                                        jitter_source& jitter)
+{
+    link_result result = co_await run(std::move(*ready), a);
+    ready.reset();
+    co_return attempt_ended({.what = supervisor_event::kind::link_ended,
+                             .why = std::move(result.why),
+                             .healthy = result.healthy,
+                             .messages_received = result.traffic.messages_received,
+                             .messages_sent = result.traffic.messages_sent,
+                             .bytes_received = result.traffic.bytes_received,
+                             .bytes_sent = result.traffic.bytes_sent,
+                             .rtt = result.rtt},
+                            a.attempt, jitter);
+}
+
+asio::awaitable<supervisor_action> supervisor::wait(const supervisor_action& a)
+{
+    if (a.report) {
+        set_state(client_state::reconnecting);
+        events_.emit(events_.callbacks().on_reconnecting, reconnect_event{a.attempt, a.delay, *a.why});
+    }
+    if (!fsm_.interrupted()) {
+        backoff_timer_.expires_after(a.delay);
+        co_await backoff_timer_.async_wait(use_tuple);
+    }
+    co_return event(supervisor_event::kind::wait_over);
 }
 
 // An attempt or its link ended: the machine decides, and what it decided is told.
@@ -247,15 +261,9 @@ supervisor_action supervisor::attempt_ended(supervisor_event e, unsigned number,
     return a;
 }
 
-asio::awaitable<void> supervisor::wait(milliseconds d)
-{
-    if (fsm_.interrupted()) co_return;
-    backoff_timer_.expires_after(d);
-    co_await backoff_timer_.async_wait(use_tuple);
-}
-
 // A token, then the link opened and upgraded; or why not.
-asio::awaitable<std::variant<opened, disconnect>> supervisor::connect(unsigned number, const disconnect* previous)
+asio::awaitable<std::variant<opened, disconnect>> supervisor::open_attempt(unsigned number,
+                                                                           const disconnect* previous)
 {
     struct abort_reset {
         std::function<void()>& abort;
@@ -279,7 +287,7 @@ asio::awaitable<std::variant<opened, disconnect>> supervisor::connect(unsigned n
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 // Runs the link until it ends; the application's close or reconnect may have come meanwhile.
-asio::awaitable<link_result> supervisor::run_link(opened o, const supervisor_action& a)
+asio::awaitable<link_result> supervisor::run(opened o, const supervisor_action& a)
 {
     const link_settings settings{.max_message_size = cfg_.max_message_size,
                                  .handshake_timeout = cfg_.handshake_timeout,
@@ -455,14 +463,23 @@ void supervisor::remember(connection_record record)
 {
     if (cfg_.history_size == 0) return;
     std::lock_guard lock(history_mutex_);
-    if (history_.size() == cfg_.history_size) history_.pop_front();
-    history_.push_back(std::move(record));
+    // A ring: no allocation before the first record (an idle client keeps none), none after the
+    // ring is full.
+    if (history_.size() < cfg_.history_size) {
+        history_.push_back(std::move(record));
+        return;
+    }
+    history_[history_oldest_] = std::move(record);
+    history_oldest_ = (history_oldest_ + 1) % history_.size();
 }
 
 std::vector<connection_record> supervisor::history() const
 {
     std::lock_guard lock(history_mutex_);
-    return {history_.begin(), history_.end()};
+    std::vector<connection_record> out;
+    out.reserve(history_.size());
+    for (std::size_t i = 0; i < history_.size(); ++i) out.push_back(history_[(history_oldest_ + i) % history_.size()]);
+    return out;
 }
 
 void supervisor::add_connect_waiter(void_handler h)

@@ -21,7 +21,6 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
-#include <deque>
 #include <mutex>
 #include <functional>
 #include <list>
@@ -93,9 +92,17 @@ private:
     void ensure_started(std::shared_ptr<void> keep_alive);
     asio::awaitable<void> supervise(std::shared_ptr<void> keep_alive);
     asio::awaitable<void> loop();
-    asio::awaitable<void> wait(milliseconds d);
-    asio::awaitable<std::variant<opened, disconnect>> connect(unsigned number, const disconnect* previous);
-    asio::awaitable<link_result> run_link(opened o, const supervisor_action& a);
+    // The steps, one per action: each reports how it ended to the machine and returns its next action.
+    asio::awaitable<supervisor_action> wait_for_group(const supervisor_action& a, std::optional<group_pass>& pass,
+                                                      jitter_source& jitter);
+    asio::awaitable<supervisor_action> connect(const supervisor_action& a, std::optional<group_pass>& pass,
+                                               std::optional<opened>& ready, jitter_source& jitter);
+    asio::awaitable<supervisor_action> run_link(const supervisor_action& a, std::optional<opened>& ready,
+                                                jitter_source& jitter);
+    asio::awaitable<supervisor_action> wait(const supervisor_action& a);
+    asio::awaitable<std::variant<opened, disconnect>> open_attempt(unsigned number, const disconnect* previous);
+    asio::awaitable<link_result> run(opened o, const supervisor_action& a);
+    supervisor_action event(supervisor_event::kind what);
     supervisor_action attempt_ended(supervisor_event e, unsigned number, jitter_source& jitter);
     void perform(const supervisor_action& a);
     asio::awaitable<bool> pass_group(gate_ticket& ticket, unsigned number, const disconnect* previous);
@@ -141,7 +148,8 @@ private:
 
     rtt_estimator rtt_;  // ping to pong, across links
     mutable std::mutex history_mutex_;
-    std::deque<connection_record> history_;
+    std::vector<connection_record> history_;  // a ring of history_size, its oldest at history_oldest_
+    std::size_t history_oldest_ = 0;
 };
 
 }  // namespace tether::detail

@@ -119,13 +119,13 @@ supervisor_action supervisor_fsm::ended(const supervisor_event& e, attempt_resul
     record_.why = r.why;
     record_.healthy = r.healthy;
     if (closing_) {
-        finished_ = record_;  // no delay: nothing comes next
+        record_ready_ = true;  // no delay: nothing comes next
         return finish(user_disconnect(), false);
     }
     next_step step = std::exchange(reconnect_requested_, false) ? plan_.after_reconnect_request(e.now)
                                                                 : plan_.after(std::move(r), e.random);
     record_.delay = step.stop ? std::nullopt : std::optional<milliseconds>(step.delay);
-    finished_ = record_;
+    record_ready_ = true;
     if (step.stop) return finish(std::move(step.why), true);
     phase_ = phase::waiting;
     last_ = step.why;

@@ -117,7 +117,11 @@ public:
     supervisor_action on(const supervisor_event& e);
 
     /// The record of the attempt that just ended, with the policy's delay, once; empty otherwise.
-    std::optional<connection_record> take_record() noexcept { return std::exchange(finished_, std::nullopt); }
+    std::optional<connection_record> take_record()
+    {
+        if (!std::exchange(record_ready_, false)) return std::nullopt;
+        return record_;
+    }
 
     bool closing() const noexcept { return closing_; }
     /// The application asked to close or to reconnect: the step under way should stop.
@@ -141,7 +145,7 @@ private:
     std::optional<disconnect> last_;        // why the last attempt ended
     connection_record record_;              // of the attempt under way
     clock_type::time_point connected_at_{};
-    std::optional<connection_record> finished_;
+    bool record_ready_ = false;  // record_ is of an attempt that ended, for take_record
 };
 
 }  // namespace tether::detail
