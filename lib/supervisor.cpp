@@ -29,6 +29,17 @@ std::chrono::system_clock::time_point wall_now()
     return std::chrono::system_clock::now();
 }
 
+link_settings settings_of(const client_config& cfg)
+{
+    return {.max_message_size = cfg.max_message_size,
+            .handshake_timeout = cfg.handshake_timeout,
+            .ping_interval = cfg.ping_interval,
+            .liveness = {.pong_timeout = cfg.pong_timeout,
+                         .pong_timeout_floor = cfg.pong_timeout_floor,
+                         .suspend_pong_timeout = cfg.suspend_pong_timeout},
+            .boot_clock = cfg.boot_clock};
+}
+
 // The endpoint group's name for the server of `url`: scheme, host and port.
 std::string endpoint_name(const ws_url& url)
 {
@@ -45,7 +56,7 @@ supervisor::supervisor(asio::any_io_executor ex, asio::any_io_executor strand, c
     : ex_(std::move(ex)), strand_(std::move(strand)), cfg_(cfg), events_(events), stats_(stats), sends_(sends),
       inbound_(inbound), target_(cfg), group_(cfg.group ? &core_of(*cfg.group) : nullptr),
       endpoint_(endpoint_name(target_.url)),
-      fsm_(cfg, clock_type::now()), backoff_timer_(strand_), group_timer_(strand_), close_deadline_(strand_)
+      fsm_(cfg, clock_type::now()), backoff_timer_(strand_), close_deadline_(strand_)
 {
 }
 
@@ -213,20 +224,18 @@ asio::awaitable<supervisor_action> supervisor::connect(const supervisor_action& 
     co_return event(supervisor_event::kind::connected);
 }
 
-asio::awaitable<supervisor_action> supervisor::run_link(const supervisor_action& a, std::optional<opened>& ready,
-                                                        jitter_source& jitter)
+// The link's end, as the machine's event (built here, not in a coroutine frame).
+supervisor_action supervisor::link_ended(link_result&& result, unsigned number, jitter_source& jitter)
 {
-    link_result result = co_await run(std::move(*ready), a);
-    ready.reset();
-    co_return attempt_ended({.what = supervisor_event::kind::link_ended,
-                             .why = std::move(result.why),
-                             .healthy = result.healthy,
-                             .messages_received = result.traffic.messages_received,
-                             .messages_sent = result.traffic.messages_sent,
-                             .bytes_received = result.traffic.bytes_received,
-                             .bytes_sent = result.traffic.bytes_sent,
-                             .rtt = result.rtt},
-                            a.attempt, jitter);
+    return attempt_ended({.what = supervisor_event::kind::link_ended,
+                          .why = std::move(result.why),
+                          .healthy = result.healthy,
+                          .messages_received = result.traffic.messages_received,
+                          .messages_sent = result.traffic.messages_sent,
+                          .bytes_received = result.traffic.bytes_received,
+                          .bytes_sent = result.traffic.bytes_sent,
+                          .rtt = result.rtt},
+                         number, jitter);
 }
 
 asio::awaitable<supervisor_action> supervisor::wait(const supervisor_action& a)
@@ -287,17 +296,14 @@ asio::awaitable<std::variant<opened, disconnect>> supervisor::open_attempt(unsig
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 // Runs the link until it ends; the application's close or reconnect may have come meanwhile.
-asio::awaitable<link_result> supervisor::run(opened o, const supervisor_action& a)
+// This frame is what an idle client keeps, with the link's tasks': it holds the link and little
+// else.
+asio::awaitable<supervisor_action> supervisor::run_link(const supervisor_action& a, std::optional<opened>& ready,
+                                                        jitter_source& jitter)
 {
-    const link_settings settings{.max_message_size = cfg_.max_message_size,
-                                 .handshake_timeout = cfg_.handshake_timeout,
-                                 .ping_interval = cfg_.ping_interval,
-                                 .liveness = {.pong_timeout = cfg_.pong_timeout,
-                                              .pong_timeout_floor = cfg_.pong_timeout_floor,
-                                              .suspend_pong_timeout = cfg_.suspend_pong_timeout},
-                                 .boot_clock = cfg_.boot_clock};
-    link l(strand_, std::move(o.io), std::move(o.leftover), o.deflate, settings, sends_, inbound_, stats_, rtt_,
-           events_);
+    link l(strand_, std::move(ready->io), std::move(ready->leftover), ready->deflate, settings_of(cfg_), sends_,
+           inbound_, stats_, rtt_, events_);
+    ready.reset();
     struct link_reset {
         link*& current;
         std::function<void()>& abort;
@@ -321,7 +327,7 @@ asio::awaitable<link_result> supervisor::run(opened o, const supervisor_action& 
 
     link_result result = co_await l.run();
     stats_.connected_since_ns.store(0, std::memory_order_relaxed);
-    co_return result;
+    co_return link_ended(std::move(result), a.attempt, jitter);
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
@@ -332,12 +338,16 @@ asio::awaitable<link_result> supervisor::run(opened o, const supervisor_action& 
 // reconnects meanwhile. The first wait is reported to on_reconnecting, after a link or attempt.
 asio::awaitable<bool> supervisor::pass_group(gate_ticket& ticket, unsigned number, const disconnect* previous)
 {
-    auto previous_abort = std::exchange(abort_, [this] { group_timer_.cancel(); });
+    // The wait is on the backoff timer (the two never overlap). A wake-up is for this wait only:
+    // one that arrives late, after the client went on, must not cut a later wait short.
+    const std::uint64_t wait_number = ++group_waits_;
+    auto previous_abort = std::exchange(abort_, [this] { backoff_timer_.cancel(); });
     // Called on whichever thread freed what this client waits for; the client may be gone by then.
-    auto wake = [w = owner_, strand = strand_, this] {
+    auto wake = [w = owner_, strand = strand_, this, wait_number] {
         if (auto alive = w.lock())
-            asio::post(strand, [w, this] {
-                if (auto self = w.lock()) group_timer_.cancel();
+            asio::post(strand, [w, this, wait_number] {
+                if (auto self = w.lock(); self && group_waits_ == wait_number && group_waiting_)
+                    backoff_timer_.cancel();
             });
     };
     bool through = false, told = false;
@@ -361,8 +371,10 @@ asio::awaitable<bool> supervisor::pass_group(gate_ticket& ticket, unsigned numbe
                                                                                   .reason = *previous,
                                                                                   .held_by_group = true});
         }
-        group_timer_.expires_at(v.until);
-        co_await group_timer_.async_wait(use_tuple);
+        backoff_timer_.expires_at(v.until);
+        group_waiting_ = true;
+        co_await backoff_timer_.async_wait(use_tuple);
+        group_waiting_ = false;
     }
     abort_ = std::move(previous_abort);
     co_return through;

@@ -101,7 +101,7 @@ private:
                                                 jitter_source& jitter);
     asio::awaitable<supervisor_action> wait(const supervisor_action& a);
     asio::awaitable<std::variant<opened, disconnect>> open_attempt(unsigned number, const disconnect* previous);
-    asio::awaitable<link_result> run(opened o, const supervisor_action& a);
+    supervisor_action link_ended(link_result&& result, unsigned number, jitter_source& jitter);
     supervisor_action event(supervisor_event::kind what);
     supervisor_action attempt_ended(supervisor_event e, unsigned number, jitter_source& jitter);
     void perform(const supervisor_action& a);
@@ -136,8 +136,9 @@ private:
     std::function<void()> abort_;  // hard-stops the attempt or link under way; set while one runs
     link* link_ = nullptr;         // the link running now, if any
     supervisor_fsm fsm_;
-    asio::steady_timer backoff_timer_;
-    asio::steady_timer group_timer_;
+    asio::steady_timer backoff_timer_;  // the policy's waits, and the group's
+    std::uint64_t group_waits_ = 0;     // the group's waits so far: a wake-up names the one it is for
+    bool group_waiting_ = false;
     asio::steady_timer close_deadline_;
 
     std::list<waiter<void(error_code)>> connect_waiters_;
