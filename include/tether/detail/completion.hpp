@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/system_executor.hpp>
 
 #include <type_traits>
 #include <utility>
@@ -105,13 +106,18 @@ private:
     Handler h_;
 };
 
-/// `h`, holding work on its executor while the client keeps it; a coroutine's handler as it is
-/// (`co_spawn` holds its executor's work for the coroutine's whole life already).
+/// `h`, holding work on its own executor while the client keeps it. As it is when that work is
+/// held already: a coroutine's (`co_spawn` holds its executor's work for the coroutine's whole
+/// life), and a handler without an executor of its own, which runs on the client's, whose work
+/// the running client's own operations (a link's read, the supervisor's timers) hold. So the
+/// common send pays no atomic count per message.
 template <class Handler, class Executor>
 auto track_work(Handler&& h, const Executor& fallback)
 {
     using handler_type = std::decay_t<Handler>;
-    if constexpr (resumes_coroutine<handler_type>::value)
+    constexpr bool own_executor =
+        !std::is_same_v<boost::asio::associated_executor_t<handler_type>, boost::asio::system_executor>;
+    if constexpr (resumes_coroutine<handler_type>::value || !own_executor)
         return handler_type(std::forward<Handler>(h));
     else
         return tracked_handler<handler_type, Executor>(std::forward<Handler>(h), fallback);
