@@ -3,11 +3,11 @@
 #include "abandonable.hpp"
 #include "link/link.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
 
 #include <random>
+#include <stdexcept>
 
 namespace tether::detail {
 

@@ -158,7 +158,9 @@ conformance_case closes(std::string id, std::string description, std::vector<std
             .peer_code = code};
 }
 
-conformance_case known_bug(conformance_case c, const std::string& fix)
+// Marks a case that shows a known library bug (reported XFAIL until `fix` lands). None does today;
+// the helper stays for the next one.
+[[maybe_unused]] conformance_case known_bug(conformance_case c, const std::string& fix)
 {
     c.known_bug = fix;
     return c;

@@ -231,104 +231,62 @@ BOOST_AUTO_TEST_CASE(async_token_provider_and_a_failing_one)
     BOOST_TEST(log.count("error") == 1u);
 }
 
+// A provider that never answers holds up neither connect_timeout nor async_close, whether it
+// honours cancellation (it is cancelled) or not (the client stops waiting, asks it to stop, and
+// leaves it to end on its own). Nothing reaches the server.
 BOOST_AUTO_TEST_CASE(a_hanging_async_token_provider_is_bounded_and_closable)
 {
-    asio::io_context ioc;
-    test_server server(ioc.get_executor());
-    auto cfg = fast_config(server.url());
-    cfg.connect_timeout = 50ms;
-    cfg.policy = tether::never_policy{};
-    cfg.async_token_provider = []() -> asio::awaitable<std::string> {
-        asio::steady_timer forever(co_await asio::this_coro::executor, 1h);
-        co_await forever.async_wait(use_tuple);
-        co_return "never";
+    struct row {
+        const char* name;
+        std::function<asio::awaitable<std::string>()> provider;
     };
-    event_log log(ioc.get_executor());
-    client timed(ioc.get_executor(), cfg, log.callbacks());
-    cfg.connect_timeout = 10s;
-    client closed(ioc.get_executor(), cfg);
-    run(ioc, [&]() -> asio::awaitable<void> {
-        // Bounded by connect_timeout: the attempt fails with a token error and the policy stops.
-        auto [ec] = co_await timed.async_run(use_tuple);
-        BOOST_TEST((ec == error::token_failed));
-        BOOST_TEST(log.count("error") == 1u);
-
-        // Closed while waiting for the token: prompt, and nothing reaches the server.
-        closed.async_run([](error_code) {});
-        co_await pause(20ms);
-        BOOST_TEST((closed.state() == tether::client_state::connecting));
-        const auto start = clock_type::now();
-        co_await closed.async_close(use_tuple);
-        BOOST_TEST((clock_type::now() - start < 1s));
-    });
-    BOOST_TEST(server.requests().empty());
-}
-
-// A provider that ignores cancellation holds up neither connect_timeout nor async_close: the
-// client stops waiting for it, asks it to stop, and leaves it to end on its own.
-BOOST_AUTO_TEST_CASE(an_async_token_provider_that_ignores_cancellation_holds_up_nothing)
-{
-    asio::io_context ioc;
-    test_server server(ioc.get_executor());
-    auto cfg = fast_config(server.url());
-    cfg.connect_timeout = 50ms;
-    cfg.policy = tether::never_policy{};
-    cfg.async_token_provider = []() -> asio::awaitable<std::string> {
-        asio::steady_timer stubborn(co_await asio::this_coro::executor, 3s);
-        // No cancellation slot: nothing the client does ends this wait.
-        co_await stubborn.async_wait(asio::bind_cancellation_slot(asio::cancellation_slot(), use_tuple));
-        co_return "late";
+    const row rows[] = {
+        {"honours cancellation",
+         []() -> asio::awaitable<std::string> {
+             asio::steady_timer forever(co_await asio::this_coro::executor, 1h);
+             co_await forever.async_wait(use_tuple);
+             co_return "never";
+         }},
+        {"ignores cancellation",
+         []() -> asio::awaitable<std::string> {
+             asio::steady_timer stubborn(co_await asio::this_coro::executor, 3s);
+             // No cancellation slot: nothing the client does ends this wait.
+             co_await stubborn.async_wait(asio::bind_cancellation_slot(asio::cancellation_slot(), use_tuple));
+             co_return "late";
+         }},
     };
-    client timed(ioc.get_executor(), cfg);
-    cfg.connect_timeout = 10s;
-    client closed(ioc.get_executor(), cfg);
-    run(ioc, [&]() -> asio::awaitable<void> {
-        auto start = clock_type::now();
-        auto [ec] = co_await timed.async_run(use_tuple);
-        BOOST_TEST((ec == error::token_failed));
-        BOOST_TEST((clock_type::now() - start < 1s));  // connect_timeout, not the provider's 3 s
+    for (const auto& r : rows) {
+        BOOST_TEST_CONTEXT(r.name)
+        {
+            asio::io_context ioc;
+            test_server server(ioc.get_executor());
+            auto cfg = fast_config(server.url());
+            cfg.connect_timeout = 50ms;
+            cfg.policy = tether::never_policy{};
+            cfg.async_token_provider = r.provider;
+            event_log log(ioc.get_executor());
+            client timed(ioc.get_executor(), cfg, log.callbacks());
+            cfg.connect_timeout = 10s;
+            client closed(ioc.get_executor(), cfg);
+            run(ioc, [&]() -> asio::awaitable<void> {
+                // Bounded by connect_timeout: the attempt fails with a token error, the policy stops.
+                auto start = clock_type::now();
+                auto [ec] = co_await timed.async_run(use_tuple);
+                BOOST_TEST((ec == error::token_failed));
+                BOOST_TEST((clock_type::now() - start < 1s));
+                BOOST_TEST(log.count("error") == 1u);
 
-        closed.async_run([](error_code) {});
-        co_await pause(20ms);
-        BOOST_TEST((closed.state() == tether::client_state::connecting));
-        start = clock_type::now();
-        co_await closed.async_close(use_tuple);
-        BOOST_TEST((clock_type::now() - start < 1s));
-    });
-    BOOST_TEST(server.requests().empty());
-}
-
-// async_run honours per-operation cancellation: terminal closes the client (the server's read
-// ends), and the run completes with operation_aborted. So a run can be bounded with
-// the awaitable operators, `co_await (c.async_run() || timer.async_wait())`.
-BOOST_AUTO_TEST_CASE(terminal_cancellation_of_async_run_closes_the_client)
-{
-    asio::io_context ioc;
-    bool server_read_ended = false;
-    test_server server(ioc.get_executor(), [&](server_connection& c) -> asio::awaitable<void> {
-        co_await c.async_accept();
-        auto m = co_await c.async_receive();  // ends with the client's close
-        BOOST_TEST(!m.has_value());
-        server_read_ended = true;
-    });
-    event_log log(ioc.get_executor());
-    client c(ioc.get_executor(), fast_config(server.url()), log.callbacks());
-    asio::cancellation_signal stop;
-    run(ioc, [&]() -> asio::awaitable<void> {
-        bool finished = false;
-        error_code result;
-        c.async_run(asio::bind_cancellation_slot(stop.slot(), [&](error_code ec) {
-            finished = true;
-            result = ec;
-        }));
-        co_await log.wait_until([&] { return log.count("connected") == 1; });
-        stop.emit(asio::cancellation_type::terminal);
-        BOOST_TEST(co_await eventually([&] { return finished; }, 2s));
-        BOOST_TEST((result == asio::error::operation_aborted));
-        BOOST_TEST((c.state() == tether::client_state::closed));
-        BOOST_TEST(co_await eventually([&] { return server_read_ended; }, 2s));
-    });
-    BOOST_TEST(log.count("close") == 0u);  // closed by the application: no on_close
+                // Closed while waiting for the token: prompt.
+                closed.async_run([](error_code) {});
+                co_await pause(20ms);
+                BOOST_TEST((closed.state() == tether::client_state::connecting));
+                start = clock_type::now();
+                co_await closed.async_close(use_tuple);
+                BOOST_TEST((clock_type::now() - start < 1s));
+            });
+            BOOST_TEST(server.requests().empty());
+        }
+    }
 }
 
 // A token source that caches: the first token is stale and refused with 401; asked again with
