@@ -95,6 +95,12 @@ asio::awaitable<bool> read_until_close(raw_connection& conn, wire_record& rec, c
 }
 
 // The fuzzing server's side of one connection.
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12 takes Asio's allocation of this coroutine's frame and its release for a mismatched pair
+// (a false positive: gcc PR middle-end/109224).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 asio::awaitable<wire_record> serve_one(raw_server& server, clock_type::time_point deadline)
 {
     wire_record rec;
@@ -169,6 +175,9 @@ asio::awaitable<wire_record> serve_one(raw_server& server, clock_type::time_poin
     if (!rec.client_closed_tcp && rec.problem.empty()) rec.problem = "the client did not close TCP before the deadline";
     co_return rec;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // How the test runs the client of one case.
 struct run_options {
