@@ -139,7 +139,7 @@ bool time_of_day(std::string_view s, std::size_t at, int& h, int& m, int& sec) n
 
 }  // namespace
 
-std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view value) noexcept
+std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view value) noexcept
 {
     value = trim_space(value);
     int day = 0, month = 0, year = 0, h = 0, m = 0, sec = 0;
@@ -176,6 +176,7 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
     const year_month_day date{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
                               std::chrono::day(static_cast<unsigned>(day))};
     if (!date.ok()) return std::nullopt;
+    // In seconds: any four-digit year fits (the system clock's nanoseconds span only 1678-2262).
     return sys_days(date) + hours(h) + minutes(m) + seconds(sec);
 }
 
@@ -193,8 +194,9 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
     const auto date = parse_http_date(value);
     if (!date) return std::nullopt;
     // A date already past asks for no wait; one far away is capped like delta-seconds are.
-    if (*date <= now) return std::chrono::milliseconds::zero();
-    const auto wait = std::chrono::ceil<std::chrono::seconds>(*date - now);
+    const auto now_s = std::chrono::floor<std::chrono::seconds>(now);
+    if (*date <= now_s) return std::chrono::milliseconds::zero();
+    const auto wait = *date - now_s;
     return std::chrono::seconds(std::min<std::chrono::seconds::rep>(wait.count(), UINT32_MAX));
 }
 

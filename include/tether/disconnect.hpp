@@ -96,7 +96,7 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
 /// Parses an HTTP-date in any of the three forms a recipient must accept (RFC 9110 5.6.7):
 /// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT") and
 /// asctime ("Sun Nov  6 08:49:37 1994").
-std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view value) noexcept;
+std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view value) noexcept;
 
 /// A one-line description for logs and events, e.g. "close 4001 (session not found)".
 std::string describe(const disconnect& d);

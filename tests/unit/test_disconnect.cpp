@@ -111,6 +111,8 @@ BOOST_AUTO_TEST_CASE(retry_after_as_an_http_date_is_the_wait_until_then)
         {"Sun, 06 Nov 1994 08:49:07 GMT", 0s},          // now
         {"Sat, 05 Nov 1994 08:49:37 GMT", 0s},          // past: no wait
         {"Mon, 07 Nov 1994 08:49:07 GMT", 86400s},      // a day on
+        {"Fri, 31 Dec 0999 23:59:59 GMT", 0s},           // long past (found by the fuzzer: no overflow)
+        {"Fri, 31 Dec 9999 23:59:59 GMT", milliseconds(std::chrono::seconds(UINT32_MAX))},  // capped
         {"Sun, 06 Nov 1994 08:49:37 UTC", std::nullopt},  // only GMT
         {"Sun, 31 Nov 1994 08:49:37 GMT", std::nullopt},  // no such day
         {"Sun, 06 Foo 1994 08:49:37 GMT", std::nullopt},
