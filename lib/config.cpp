@@ -72,7 +72,8 @@ void client_config::validate() const
     require(ping_interval >= milliseconds::zero(), "ping_interval", "must not be negative (zero turns it off)");
     require(ping_interval == milliseconds::zero() || pong_timeout > milliseconds::zero(), "pong_timeout",
             "must be positive when ping_interval is set");
-    require(pong_timeout_floor >= milliseconds::zero(), "pong_timeout_floor", "must not be negative (zero: no adaptation)");
+    require(pong_timeout_floor >= milliseconds::zero(), "pong_timeout_floor",
+            "must not be negative (zero: no adaptation)");
     require(suspend_pong_timeout > milliseconds::zero(), "suspend_pong_timeout", "must be positive");
     require(max_message_size > 0, "max_message_size", "must be positive");
     require(receive_buffer_capacity > 0, "receive_buffer_capacity", "must be positive");

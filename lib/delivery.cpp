@@ -185,8 +185,7 @@ std::size_t delivery::take(std::vector<json::value>& out, std::size_t max)
             for (std::size_t i = 0; i < got; ++i) bytes += chunk[i].payload.size();
             const std::size_t first = 2 * bytes;  // about what the first chunk's values take
             const std::size_t chunks = std::max<std::size_t>(1, max / got);
-            const std::size_t guess =
-                first != 0 && chunks > max_arena_guess / first ? max_arena_guess : first * chunks;
+            const std::size_t guess = first != 0 && chunks > max_arena_guess / first ? max_arena_guess : first * chunks;
             arena.emplace(json::make_shared_resource<json::monotonic_resource>(
                 std::max(first, std::min(guess, max_arena_guess))));
         }

@@ -18,12 +18,9 @@ void endpoint_group_config::validate() const
 std::string_view to_string(breaker_state s) noexcept
 {
     switch (s) {
-    case breaker_state::closed:
-        return "closed";
-    case breaker_state::open:
-        return "open";
-    case breaker_state::half_open:
-        return "half_open";
+    case breaker_state::closed: return "closed";
+    case breaker_state::open: return "open";
+    case breaker_state::half_open: return "half_open";
     }
     return "unknown";
 }
@@ -35,13 +32,11 @@ attempt_outcome outcome_of(bool connected, const disconnect& why) noexcept
     if (connected) return attempt_outcome::answered;
     switch (why.kind) {
     case disconnect_kind::user:
-    case disconnect_kind::token:
-        return attempt_outcome::abandoned;
+    case disconnect_kind::token: return attempt_outcome::abandoned;
     case disconnect_kind::http_status:
         // The server answered; only "too many" and its own failures say it is in trouble.
         return why.http_status == 429 || why.http_status >= 500 ? attempt_outcome::failed : attempt_outcome::answered;
-    default:
-        return attempt_outcome::failed;
+    default: return attempt_outcome::failed;
     }
 }
 
@@ -112,7 +107,8 @@ gate_verdict endpoint_gate::ask(gate_ticket& t, gate_clock::time_point now, std:
             queue_.erase(t.queued);
             t.queued = 0;
             // A slot may still be free for the next in line.
-            if (!queue_.empty() && in_flight_ + 1 < cfg_.max_concurrent_attempts) wake.push_back(queue_.begin()->second);
+            if (!queue_.empty() && in_flight_ + 1 < cfg_.max_concurrent_attempts)
+                wake.push_back(queue_.begin()->second);
         }
     }
     ++in_flight_;
@@ -183,10 +179,8 @@ void endpoint_gate::leave(gate_ticket& t, gate_clock::time_point now, std::vecto
         --reserved_;
         free_slot(wake);
         break;
-    case gate_ticket::stage::admitted:
-        return finished(t, attempt_outcome::abandoned, now, wake);
-    case gate_ticket::stage::done:
-        break;
+    case gate_ticket::stage::admitted: return finished(t, attempt_outcome::abandoned, now, wake);
+    case gate_ticket::stage::done: break;
     }
     t.at = gate_ticket::stage::done;
 }
@@ -222,7 +216,8 @@ void endpoint_gate::unqueue(gate_ticket& t, std::vector<std::uint64_t>& wake)
     const bool was_first = queue_.begin()->first == t.queued;
     queue_.erase(t.queued);
     t.queued = 0;
-    if (was_first && !queue_.empty() && in_flight_ < cfg_.max_concurrent_attempts) wake.push_back(queue_.begin()->second);
+    if (was_first && !queue_.empty() && in_flight_ < cfg_.max_concurrent_attempts)
+        wake.push_back(queue_.begin()->second);
 }
 
 void endpoint_gate::open_breaker(gate_clock::time_point now)

@@ -87,14 +87,14 @@ private:
     gate_clock::time_point refilled_at_;
     // The cap.
     unsigned in_flight_ = 0;
-    std::size_t reserved_ = 0;  // of them, waiting for their reserved start
+    std::size_t reserved_ = 0;                      // of them, waiting for their reserved start
     std::map<std::uint64_t, std::uint64_t> queue_;  // place -> id, first come first served
     std::uint64_t next_place_ = 1;
     // The breaker.
     breaker_state breaker_ = breaker_state::closed;
     unsigned failures_ = 0;  // consecutive, across the group
     gate_clock::time_point open_until_{};
-    std::uint64_t epoch_ = 1;               // the current (or last) opening; reservations of an older one are void
+    std::uint64_t epoch_ = 1;  // the current (or last) opening; reservations of an older one are void
     bool probe_out_ = false;
     std::unordered_set<std::uint64_t> held_;  // waiting for the breaker
     // The release spread after the breaker closed: the clients held in opening `released_`.

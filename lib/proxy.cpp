@@ -60,7 +60,8 @@ proxy_endpoint parse_proxy_url(std::string_view text, std::string_view field)
     auto parsed = boost::urls::parse_uri(with_scheme);
     if (!parsed) reject(field, "not a valid proxy URL");
     const boost::urls::url_view& u = *parsed;
-    if (lower(u.scheme()) != "http") reject(field, "only http:// proxies are supported, not " + lower(u.scheme()) + "://");
+    if (lower(u.scheme()) != "http")
+        reject(field, "only http:// proxies are supported, not " + lower(u.scheme()) + "://");
 
     const bool ipv6 = u.host_type() == boost::urls::host_type::ipv6;
     proxy_endpoint p;

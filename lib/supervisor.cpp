@@ -55,8 +55,8 @@ supervisor::supervisor(asio::any_io_executor ex, asio::any_io_executor strand, c
                        notifier& events, counters& stats, send_queue& sends, delivery& inbound)
     : ex_(std::move(ex)), strand_(std::move(strand)), cfg_(cfg), events_(events), stats_(stats), sends_(sends),
       inbound_(inbound), target_(cfg), group_(cfg.group ? &core_of(*cfg.group) : nullptr),
-      endpoint_(endpoint_name(target_.url)),
-      fsm_(cfg, clock_type::now()), backoff_timer_(strand_), close_deadline_(strand_)
+      endpoint_(endpoint_name(target_.url)), fsm_(cfg, clock_type::now()), backoff_timer_(strand_),
+      close_deadline_(strand_)
 {
 }
 
@@ -99,7 +99,7 @@ void supervisor::close(void_handler h)
     }
     if (h) close_waiters_.push_back(std::move(h));  // none from the destructor
     const supervisor_action a = fsm_.on({.what = supervisor_event::kind::close, .now = clock_type::now()});
-    if (a.what == supervisor_action::kind::none) return;  // closing already
+    if (a.what == supervisor_action::kind::none) return;                   // closing already
     if (a.what == supervisor_action::kind::finish) return finish(*a.why);  // never started
     sends_.refuse(error::client_closed);
     set_state(client_state::closing);
@@ -215,8 +215,8 @@ asio::awaitable<supervisor_action> supervisor::connect(const supervisor_action& 
     if (auto* failure = std::get_if<disconnect>(&open)) {
         if (pass) pass->report(outcome_of(false, *failure));
         pass.reset();
-        co_return attempt_ended({.what = supervisor_event::kind::connect_failed, .why = std::move(*failure)},
-                                a.attempt, jitter);
+        co_return attempt_ended({.what = supervisor_event::kind::connect_failed, .why = std::move(*failure)}, a.attempt,
+                                jitter);
     }
     if (pass) pass->report(attempt_outcome::answered);
     pass.reset();
@@ -271,8 +271,7 @@ supervisor_action supervisor::attempt_ended(supervisor_event e, unsigned number,
 }
 
 // A token, then the link opened and upgraded; or why not.
-asio::awaitable<std::variant<opened, disconnect>> supervisor::open_attempt(unsigned number,
-                                                                           const disconnect* previous)
+asio::awaitable<std::variant<opened, disconnect>> supervisor::open_attempt(unsigned number, const disconnect* previous)
 {
     struct abort_reset {
         std::function<void()>& abort;
@@ -360,16 +359,14 @@ asio::awaitable<bool> supervisor::pass_group(gate_ticket& ticket, unsigned numbe
         if (!told) {
             told = true;
             const auto now = clock_type::now();
-            const milliseconds known =
-                v.until == clock_type::time_point::max() || v.until <= now
-                    ? milliseconds::zero()
-                    : std::chrono::ceil<milliseconds>(v.until - now);
+            const milliseconds known = v.until == clock_type::time_point::max() || v.until <= now
+                                           ? milliseconds::zero()
+                                           : std::chrono::ceil<milliseconds>(v.until - now);
             events_.event({.kind = event_kind::held, .attempt = number, .delay = known});
             if (previous)
-                events_.emit(events_.callbacks().on_reconnecting, reconnect_event{.attempt = number,
-                                                                                  .delay = known,
-                                                                                  .reason = *previous,
-                                                                                  .held_by_group = true});
+                events_.emit(
+                    events_.callbacks().on_reconnecting,
+                    reconnect_event{.attempt = number, .delay = known, .reason = *previous, .held_by_group = true});
         }
         backoff_timer_.expires_at(v.until);
         group_waiting_ = true;
@@ -408,12 +405,11 @@ asio::awaitable<std::optional<disconnect>> supervisor::fetch_token(std::string& 
         // honours cancellation: one that does not is asked to stop and left to end on its own.
         using outcome = std::pair<std::exception_ptr, token_answer>;
         auto provided = std::make_shared<abandonable<outcome>>(strand_);
-        asio::co_spawn(strand_,
-                       cfg_.token_source ? cfg_.token_source(request) : answer_of(cfg_.async_token_provider),
-                       asio::bind_cancellation_slot(provided->stop.slot(),
-                                                    [provided](std::exception_ptr e, token_answer answer) {
-                                                        provided->complete({e, std::move(answer)});
-                                                    }));
+        asio::co_spawn(
+            strand_, cfg_.token_source ? cfg_.token_source(request) : answer_of(cfg_.async_token_provider),
+            asio::bind_cancellation_slot(provided->stop.slot(), [provided](std::exception_ptr e, token_answer answer) {
+                provided->complete({e, std::move(answer)});
+            }));
         auto previous_abort = std::exchange(abort_, [provided] { provided->abort(); });
         co_await provided->wait(clock_type::now() + cfg_.connect_timeout);
         abort_ = std::move(previous_abort);

@@ -21,10 +21,10 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
-#include <mutex>
 #include <functional>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <variant>
 #include <vector>

@@ -71,11 +71,9 @@ supervisor_action supervisor_fsm::on(const supervisor_event& e)
         record_.bytes_received = e.bytes_received;
         record_.bytes_sent = e.bytes_sent;
         record_.rtt = e.rtt;
-        return ended(e, {.why = e.why,
-                         .connected = true,
-                         .healthy = e.healthy,
-                         .connected_at = connected_at_,
-                         .ended_at = e.now});
+        return ended(
+            e,
+            {.why = e.why, .connected = true, .healthy = e.healthy, .connected_at = connected_at_, .ended_at = e.now});
     case k::wait_over:
         if (phase_ != phase::waiting) return {};
         if (closing_) return finish(user_disconnect(), false);

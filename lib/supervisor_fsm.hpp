@@ -141,9 +141,9 @@ private:
     phase phase_ = phase::idle;
     bool closing_ = false;
     bool reconnect_requested_ = false;
-    unsigned attempt_ = 0;                  // the attempt under way
-    std::optional<disconnect> last_;        // why the last attempt ended
-    connection_record record_;              // of the attempt under way
+    unsigned attempt_ = 0;            // the attempt under way
+    std::optional<disconnect> last_;  // why the last attempt ended
+    connection_record record_;        // of the attempt under way
     clock_type::time_point connected_at_{};
     bool record_ready_ = false;  // record_ is of an attempt that ended, for take_record
 };

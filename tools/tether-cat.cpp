@@ -293,7 +293,8 @@ json::object with_disconnect(json::object e, const tether::disconnect& d)
 class cat {
 public:
     cat(tether::client_config cfg, bool stats)
-        : stats_(stats), client_(io_.get_executor(), std::move(cfg),
+        : stats_(stats),
+          client_(io_.get_executor(), std::move(cfg),
                   {
                       .on_message = [](const json::value& m) { write_line(stdout, json::serialize(m)); },
                       .on_connected =

@@ -86,12 +86,12 @@ struct client_stats {
 
 /// One connection attempt, and the link if it opened: what `client::history()` keeps.
 struct connection_record {
-    unsigned attempt = 0;  ///< its number since the last healthy link (1 = the first)
+    unsigned attempt = 0;                               ///< its number since the last healthy link (1 = the first)
     std::chrono::system_clock::time_point started{};    ///< the attempt began (the group's wait included)
     std::chrono::system_clock::time_point connected{};  ///< the upgrade succeeded; epoch if it did not
     std::chrono::system_clock::time_point ended{};      ///< the attempt failed or the link ended
     disconnect why;                                     ///< why it ended
-    bool healthy = false;  ///< a message or a pong arrived on the link
+    bool healthy = false;                               ///< a message or a pong arrived on the link
     /// What the policy chose after it: the wait before the next attempt; nullopt when the client
     /// stopped (the policy gave up, or the application closed).
     std::optional<std::chrono::milliseconds> delay;

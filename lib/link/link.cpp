@@ -30,7 +30,8 @@ void link_state::pong_arrived(std::span<const unsigned char> payload)
     healthy = true;
     unsigned char expected[4];
     std::memcpy(expected, &ping_number, sizeof expected);
-    if (!ping_sent_at || payload.size() != sizeof expected || std::memcmp(payload.data(), expected, sizeof expected) != 0)
+    if (!ping_sent_at || payload.size() != sizeof expected ||
+        std::memcmp(payload.data(), expected, sizeof expected) != 0)
         return;  // unsolicited, or the answer to an older ping
     const auto sample = std::chrono::duration_cast<rtt_estimator::duration>(clock_type::now() - *ping_sent_at);
     ping_sent_at.reset();
@@ -60,8 +61,9 @@ link::link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::str
            counters& stats, rtt_estimator& rtt, const notifier& events)
     : strand_(std::move(strand)), io_(std::move(io)), settings_(settings),
       codec_(deflate ? std::make_unique<wire::deflate_codec>(*deflate) : nullptr),
-      state_(strand_, *io_, settings_, sends, inbound, stats, rtt, events), reader_(state_, codec_.get(), std::move(leftover)),
-      writer_(state_, codec_.get()), heartbeat_(state_), spawned_done_(strand_)
+      state_(strand_, *io_, settings_, sends, inbound, stats, rtt, events),
+      reader_(state_, codec_.get(), std::move(leftover)), writer_(state_, codec_.get()), heartbeat_(state_),
+      spawned_done_(strand_)
 {
     state_.out = &writer_;
 }

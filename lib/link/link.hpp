@@ -79,8 +79,7 @@ struct link_state {
     link_state(const asio::any_io_executor& strand, transport& io, const link_settings& settings, send_queue& sends,
                delivery& inbound, counters& stats, rtt_estimator& rtt, const notifier& events)
         : strand(strand), io(io), settings(settings), sends(sends), inbound(inbound), stats(stats), rtt(rtt),
-          events(events),
-          controls_drained(strand), close_written(strand)
+          events(events), controls_drained(strand), close_written(strand)
     {
     }
 
@@ -90,7 +89,7 @@ struct link_state {
     send_queue& sends;
     delivery& inbound;
     counters& stats;
-    rtt_estimator& rtt;     // the client's, across its links
+    rtt_estimator& rtt;  // the client's, across its links
     const notifier& events;
     writer* out = nullptr;  // for the reader's write_now
 

@@ -42,7 +42,8 @@ inline std::chrono::microseconds pong_deadline(const liveness_settings& s, const
 {
     using us = std::chrono::microseconds;
     const us cap = s.pong_timeout;
-    us d = s.pong_timeout_floor > std::chrono::milliseconds::zero() ? rtt.pong_deadline(s.pong_timeout_floor, cap) : cap;
+    us d =
+        s.pong_timeout_floor > std::chrono::milliseconds::zero() ? rtt.pong_deadline(s.pong_timeout_floor, cap) : cap;
     if (after_suspend) d = std::min<us>(d, s.suspend_pong_timeout);
     return d;
 }

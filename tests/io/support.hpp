@@ -35,7 +35,7 @@ struct event {
     unsigned attempt = 0;
     std::chrono::milliseconds delay{0};
     disconnect reason;
-    std::string text;  ///< the message, or the error's description
+    std::string text;            ///< the message, or the error's description
     bool held_by_group = false;  ///< "reconnecting": the endpoint group's wait
 };
 

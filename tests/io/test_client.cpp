@@ -564,7 +564,8 @@ BOOST_AUTO_TEST_CASE(a_waiting_handler_keeps_its_executor_s_io_context_running)
 
     std::atomic<bool> received{false}, sent{false};
     c.async_receive(asio::bind_executor(handler_ioc, [&](error_code ec, json::value) { received = !ec; }));
-    c.async_send(std::string(R"({"type":"late"})"), asio::bind_executor(handler_ioc, [&](error_code ec) { sent = !ec; }));
+    c.async_send(std::string(R"({"type":"late"})"),
+                 asio::bind_executor(handler_ioc, [&](error_code ec) { sent = !ec; }));
     handler_ioc.run();  // returns once both handlers have run, not before
     BOOST_TEST(received.load());
     BOOST_TEST(sent.load());

@@ -101,11 +101,20 @@ BOOST_AUTO_TEST_CASE(each_connection_is_recorded_with_its_traffic_its_round_trip
         BOOST_TEST((e.at >= before && e.at <= after));
     }
     const std::vector<std::string> expected = {
-        "state connecting", "attempt 1", "state connected", "connected 1",
-        "disconnected " + tether::describe(first.why), "decision retry 10 ms, attempt 2", "state reconnecting",
-        "state connecting", "attempt 2", "state connected", "connected 2",
+        "state connecting",
+        "attempt 1",
+        "state connected",
+        "connected 1",
+        "disconnected " + tether::describe(first.why),
+        "decision retry 10 ms, attempt 2",
+        "state reconnecting",
+        "state connecting",
+        "attempt 2",
+        "state connected",
+        "connected 2",
         "state closing",  // async_close; then the link ends and the client with it
-        "disconnected " + tether::describe(second.why), "state closed"};
+        "disconnected " + tether::describe(second.why),
+        "state closed"};
     BOOST_TEST(story == expected, boost::test_tools::per_element());
 
     const auto s = c.stats();

@@ -442,7 +442,8 @@ BOOST_AUTO_TEST_CASE(clients_on_two_contexts_share_one_group)
     for (int i = 0; i < n; ++i) {
         auto cfg = w.config();
         cfg.group = group;
-        clients.push_back(std::make_unique<client>(i % 2 ? other_ioc.get_executor() : w.client_ioc.get_executor(), cfg));
+        clients.push_back(
+            std::make_unique<client>(i % 2 ? other_ioc.get_executor() : w.client_ioc.get_executor(), cfg));
     }
     std::vector<std::future<void>> connected;
     for (auto& c : clients) connected.push_back(c->async_connect(asio::use_future));

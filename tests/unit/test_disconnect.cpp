@@ -104,25 +104,24 @@ BOOST_AUTO_TEST_CASE(retry_after_as_an_http_date_is_the_wait_until_then)
         std::optional<milliseconds> wait;
     };
     const row rows[] = {
-        {"Sun, 06 Nov 1994 08:49:37 GMT", 30s},         // IMF-fixdate
-        {"Sunday, 06-Nov-94 08:49:37 GMT", 30s},        // RFC 850
-        {"Sun Nov  6 08:49:37 1994", 30s},              // asctime
-        {" Sun, 06 Nov 1994 09:49:07 GMT ", 3600s},     // spaces around
-        {"Sun, 06 Nov 1994 08:49:07 GMT", 0s},          // now
-        {"Sat, 05 Nov 1994 08:49:37 GMT", 0s},          // past: no wait
-        {"Mon, 07 Nov 1994 08:49:07 GMT", 86400s},      // a day on
-        {"Fri, 31 Dec 0999 23:59:59 GMT", 0s},           // long past (found by the fuzzer: no overflow)
+        {"Sun, 06 Nov 1994 08:49:37 GMT", 30s},      // IMF-fixdate
+        {"Sunday, 06-Nov-94 08:49:37 GMT", 30s},     // RFC 850
+        {"Sun Nov  6 08:49:37 1994", 30s},           // asctime
+        {" Sun, 06 Nov 1994 09:49:07 GMT ", 3600s},  // spaces around
+        {"Sun, 06 Nov 1994 08:49:07 GMT", 0s},       // now
+        {"Sat, 05 Nov 1994 08:49:37 GMT", 0s},       // past: no wait
+        {"Mon, 07 Nov 1994 08:49:07 GMT", 86400s},   // a day on
+        {"Fri, 31 Dec 0999 23:59:59 GMT", 0s},       // long past (found by the fuzzer: no overflow)
         {"Fri, 31 Dec 9999 23:59:59 GMT", milliseconds(std::chrono::seconds(UINT32_MAX))},  // capped
-        {"Sun, 06 Nov 1994 08:49:37 UTC", std::nullopt},  // only GMT
-        {"Sun, 31 Nov 1994 08:49:37 GMT", std::nullopt},  // no such day
+        {"Sun, 06 Nov 1994 08:49:37 UTC", std::nullopt},                                    // only GMT
+        {"Sun, 31 Nov 1994 08:49:37 GMT", std::nullopt},                                    // no such day
         {"Sun, 06 Foo 1994 08:49:37 GMT", std::nullopt},
         {"Sun, 06 Nov 1994 25:49:37 GMT", std::nullopt},
-        {"Sun, 6 Nov 1994 08:49:37 GMT", std::nullopt},   // two digits for the day
-        {"Sun Nov 6 08:49:37 1994", std::nullopt},        // asctime pads the day with a space
+        {"Sun, 6 Nov 1994 08:49:37 GMT", std::nullopt},  // two digits for the day
+        {"Sun Nov 6 08:49:37 1994", std::nullopt},       // asctime pads the day with a space
         {"tomorrow", std::nullopt},
     };
-    for (const auto& r : rows)
-        BOOST_TEST_CONTEXT(r.value)
+    for (const auto& r : rows) BOOST_TEST_CONTEXT(r.value)
         {
             BOOST_TEST((tether::parse_retry_after(r.value, now) == r.wait));
         }
@@ -191,13 +190,12 @@ BOOST_AUTO_TEST_CASE(failures_of_opening_a_link_map_to_their_stage)
          http::error::bad_version},
         {"upgrade: half an answer", tether::detail::upgrade_failure(http::error::partial_message), k::protocol,
          http::error::partial_message},
-        {"upgrade: hung up before answering", tether::detail::upgrade_failure(http::error::end_of_stream),
-         k::transport, http::error::end_of_stream},
+        {"upgrade: hung up before answering", tether::detail::upgrade_failure(http::error::end_of_stream), k::transport,
+         http::error::end_of_stream},
         {"upgrade: reset", tether::detail::upgrade_failure(boost::asio::error::connection_reset), k::transport,
          boost::asio::error::connection_reset},
     };
-    for (const auto& r : rows)
-        BOOST_TEST_CONTEXT(r.name)
+    for (const auto& r : rows) BOOST_TEST_CONTEXT(r.name)
         {
             BOOST_TEST(tether::to_string(r.got.kind) == tether::to_string(r.kind));
             BOOST_TEST((r.got.error == r.error), r.got.error.message());

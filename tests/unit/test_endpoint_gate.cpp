@@ -32,9 +32,9 @@ struct row {
     int at_ms;
     int client;
     op what;
-    bool go = false;                // for ask
-    int until_ms = woken_only;      // for ask that waits: the time to ask again
-    std::vector<int> woken = {};    // clients the step wakes, in any order
+    bool go = false;              // for ask
+    int until_ms = woken_only;    // for ask that waits: the time to ask again
+    std::vector<int> woken = {};  // clients the step wakes, in any order
     std::optional<breaker_state> breaker = {};
 };
 
@@ -61,22 +61,15 @@ void run(const endpoint_group_config& cfg, const std::vector<row>& rows)
                     BOOST_TEST((v.until == expected),
                                "until " << (v.until == gate_clock::time_point::max()
                                                 ? -1
-                                                : std::chrono::duration_cast<std::chrono::milliseconds>(v.until - t0).count()));
+                                                : std::chrono::duration_cast<std::chrono::milliseconds>(v.until - t0)
+                                                      .count()));
                 }
                 break;
             }
-            case op::answered:
-                gate.finished(t, attempt_outcome::answered, now, wake);
-                break;
-            case op::failed:
-                gate.finished(t, attempt_outcome::failed, now, wake);
-                break;
-            case op::abandoned:
-                gate.finished(t, attempt_outcome::abandoned, now, wake);
-                break;
-            case op::leave:
-                gate.leave(t, now, wake);
-                break;
+            case op::answered: gate.finished(t, attempt_outcome::answered, now, wake); break;
+            case op::failed: gate.finished(t, attempt_outcome::failed, now, wake); break;
+            case op::abandoned: gate.finished(t, attempt_outcome::abandoned, now, wake); break;
+            case op::leave: gate.leave(t, now, wake); break;
             }
             std::vector<int> got;
             for (auto id : wake) got.push_back(static_cast<int>(id));
@@ -124,8 +117,7 @@ BOOST_AUTO_TEST_CASE(outcomes_count_what_the_endpoint_said)
         {false, {.kind = k::user}, attempt_outcome::abandoned},
         {false, {.kind = k::token, .error = tether::error::token_failed}, attempt_outcome::abandoned},
     };
-    for (const auto& c : cases)
-        BOOST_TEST_CONTEXT(tether::describe(c.why))
+    for (const auto& c : cases) BOOST_TEST_CONTEXT(tether::describe(c.why))
         {
             BOOST_TEST((tether::detail::outcome_of(c.connected, c.why) == c.expected));
         }
@@ -202,7 +194,7 @@ BOOST_AUTO_TEST_CASE(the_breaker_opens_after_consecutive_failures_and_one_probe_
                {6, 2, op::failed, false, woken_only, {}, breaker_state::open},
                {10, 4, op::ask, false, 1006},  // held for the cooldown
                {10, 5, op::ask, false, 1006},
-               {20, 3, op::failed, false, woken_only, {}, breaker_state::open},  // from before the opening
+               {20, 3, op::failed, false, woken_only, {}, breaker_state::open},     // from before the opening
                {1006, 4, op::ask, true, woken_only, {}, breaker_state::half_open},  // the probe
                {1006, 5, op::ask, false},                                           // waits for its result
                {1100, 4, op::failed, false, woken_only, {5}, breaker_state::open},  // still down: cool down again
@@ -253,7 +245,7 @@ BOOST_AUTO_TEST_CASE(the_waiting_clients_are_released_spread_over_the_window)
                {101, 5, op::ask, false},
                {102, 6, op::ask, false},
                {200, 2, op::answered, false, woken_only, {3, 4, 5, 6}, breaker_state::closed},
-               {200, 4, op::ask, true},        // places in the order they ask: 0, 250, 500, 750 ms
+               {200, 4, op::ask, true},  // places in the order they ask: 0, 250, 500, 750 ms
                {200, 3, op::ask, false, 450},
                {200, 6, op::ask, false, 700},
                {201, 5, op::ask, false, 950},

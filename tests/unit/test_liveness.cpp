@@ -17,11 +17,8 @@ BOOST_AUTO_TEST_CASE(estimates_follow_rfc_6298)
     };
     // First: srtt = R, rttvar = R/2. Then rttvar = 3/4 rttvar + 1/4 |srtt - R|, srtt = 7/8 srtt + 1/8 R.
     const row rows[] = {
-        {us(8000), us(8000), us(4000)},
-        {us(8000), us(8000), us(3000)},
-        {us(16000), us(9000), us(4250)},
-        {us(1000), us(8000), us(5187)},
-        {us(-5), us(7000), us(5890)},  // a clock step backwards counts as zero
+        {us(8000), us(8000), us(4000)}, {us(8000), us(8000), us(3000)}, {us(16000), us(9000), us(4250)},
+        {us(1000), us(8000), us(5187)}, {us(-5), us(7000), us(5890)},  // a clock step backwards counts as zero
     };
     rtt_estimator e;
     for (const auto& r : rows) {
@@ -48,7 +45,7 @@ BOOST_AUTO_TEST_CASE(the_pong_deadline_is_two_rtos_within_floor_and_cap)
     BOOST_TEST(e.pong_deadline(us(1000), us(10000000)).count() == 6000);
     BOOST_TEST(e.pong_deadline(us(1000), us(4000)).count() == 4000);  // the cap
     BOOST_TEST(e.pong_deadline(us(5000), us(4000)).count() == 4000);  // a floor above the cap: the cap
-    e.add(us(100000));  // a slow one: srtt 13.375 ms, rttvar 25.125 ms
+    e.add(us(100000));                                                // a slow one: srtt 13.375 ms, rttvar 25.125 ms
     BOOST_TEST(e.pong_deadline(us(1000), us(10000000)).count() == 2 * (13375 + 4 * 25125));
 }
 
@@ -80,9 +77,9 @@ BOOST_AUTO_TEST_CASE(the_heartbeat_s_deadline_follows_the_settings)
 
 BOOST_AUTO_TEST_CASE(a_suspend_is_the_boot_clock_outrunning_the_monotonic_one)
 {
+    using std::chrono::nanoseconds;
     using tether::detail::clock_reading;
     using tether::detail::slept_between;
-    using std::chrono::nanoseconds;
     const clock_reading t0{nanoseconds(100s), nanoseconds(50s)};
     struct row {
         std::chrono::seconds boot_moved, monotonic_moved;

@@ -63,8 +63,8 @@ BOOST_AUTO_TEST_CASE(jitter_spreads_every_delay_and_keeps_retry_after_a_floor)
         milliseconds expected;
     };
     const row rows[] = {
-        {0.0, refused(), 1800ms},        {0.5, refused(), 2000ms},         {1.0, refused(), 2200ms},
-        {0.0, close_with(4001), 1800ms}, {1.0, close_with(4001), 2200ms},  {0.0, http(503, "5"), 5000ms},
+        {0.0, refused(), 1800ms},        {0.5, refused(), 2000ms},        {1.0, refused(), 2200ms},
+        {0.0, close_with(4001), 1800ms}, {1.0, close_with(4001), 2200ms}, {0.0, http(503, "5"), 5000ms},
         {1.0, http(429, "1"), 2200ms},
     };
     for (const auto& r : rows) {

@@ -340,14 +340,10 @@ BOOST_AUTO_TEST_CASE(the_token_source_is_told_why_a_token_is_wanted)
         token_reason expected;
     };
     const row rows[] = {
-        {std::nullopt, token_reason::first_connect},
-        {refused(), token_reason::reconnect},
-        {close_with(1006), token_reason::reconnect},
-        {close_with(4001), token_reason::reconnect},
-        {http(503), token_reason::reconnect},
-        {user(), token_reason::reconnect},  // reconnect() asked for
-        {http(401), token_reason::refused},
-        {close_with(4003), token_reason::refused},
+        {std::nullopt, token_reason::first_connect}, {refused(), token_reason::reconnect},
+        {close_with(1006), token_reason::reconnect}, {close_with(4001), token_reason::reconnect},
+        {http(503), token_reason::reconnect},        {user(), token_reason::reconnect},  // reconnect() asked for
+        {http(401), token_reason::refused},          {close_with(4003), token_reason::refused},
         {http(403), token_reason::reconnect},  // forbidden whatever the token
     };
     for (const auto& r : rows) {

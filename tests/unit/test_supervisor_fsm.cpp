@@ -49,7 +49,8 @@ std::string show(const supervisor_action& a)
     case k::wait_for_group: return "wait_for_group " + std::to_string(a.attempt);
     case k::connect: return "connect " + std::to_string(a.attempt);
     case k::run_link:
-        return std::string("run_link") + (a.close_at_once ? ", close at once" : "") + (a.stop_at_once ? ", stop at once" : "");
+        return std::string("run_link") + (a.close_at_once ? ", close at once" : "") +
+               (a.stop_at_once ? ", stop at once" : "");
     case k::wait:
         return "wait " + std::to_string(a.delay.count()) + " ms" +
                (a.report ? " for " + std::to_string(a.attempt) + ", told" : "");
@@ -103,16 +104,16 @@ BOOST_AUTO_TEST_SUITE(supervisor_fsm_table)
 
 BOOST_AUTO_TEST_CASE(retries_per_the_policy_and_records_each_attempt)
 {
-    const auto records = run(config(), {
-                                           {0, ev::start, "connect 1"},
-                                           {10, ev::connect_failed, "wait 2000 ms for 2, told", refused()},
-                                           {2010, ev::wait_over, "connect 2"},
-                                           {2020, ev::connect_failed, "wait 2000 ms for 3, told", refused()},
-                                           {4020, ev::wait_over, "connect 3"},
-                                           {4030, ev::connect_failed,
-                                            "finish: " + tether::describe(refused()) + ", decided", refused()},
-                                           {4040, ev::wait_over, "none"},  // finished: nothing more
-                                       });
+    const auto records =
+        run(config(), {
+                          {0, ev::start, "connect 1"},
+                          {10, ev::connect_failed, "wait 2000 ms for 2, told", refused()},
+                          {2010, ev::wait_over, "connect 2"},
+                          {2020, ev::connect_failed, "wait 2000 ms for 3, told", refused()},
+                          {4020, ev::wait_over, "connect 3"},
+                          {4030, ev::connect_failed, "finish: " + tether::describe(refused()) + ", decided", refused()},
+                          {4040, ev::wait_over, "none"},  // finished: nothing more
+                      });
     BOOST_REQUIRE_EQUAL(records.size(), 3u);
     BOOST_TEST(records[0].attempt == 1u);
     BOOST_TEST(at(records[0].started).count() == 0);
@@ -126,20 +127,20 @@ BOOST_AUTO_TEST_CASE(retries_per_the_policy_and_records_each_attempt)
 BOOST_AUTO_TEST_CASE(a_healthy_link_resets_the_budget)
 {
     const auto close_1011 = tether::close_frame_disconnect(1011, "");
-    const auto records = run(config(), {
-                                           {0, ev::start, "connect 1"},
-                                           {5, ev::connect_failed, "wait 2000 ms for 2, told", refused()},
-                                           {2005, ev::wait_over, "connect 2"},
-                                           {2010, ev::connected, "run_link"},
-                                           {9000, ev::link_ended, "wait 2000 ms for 2, told", close_1011, true},
-                                           {11000, ev::wait_over, "connect 2"},
-                                           {11010, ev::connected, "run_link"},
-                                           // Not healthy: the budget goes on (2 retries: then stop).
-                                           {11020, ev::link_ended, "wait 2000 ms for 3, told", close_1011, false},
-                                           {13020, ev::wait_over, "connect 3"},
-                                           {13030, ev::connect_failed,
-                                            "finish: " + tether::describe(refused()) + ", decided", refused()},
-                                       });
+    const auto records = run(
+        config(), {
+                      {0, ev::start, "connect 1"},
+                      {5, ev::connect_failed, "wait 2000 ms for 2, told", refused()},
+                      {2005, ev::wait_over, "connect 2"},
+                      {2010, ev::connected, "run_link"},
+                      {9000, ev::link_ended, "wait 2000 ms for 2, told", close_1011, true},
+                      {11000, ev::wait_over, "connect 2"},
+                      {11010, ev::connected, "run_link"},
+                      // Not healthy: the budget goes on (2 retries: then stop).
+                      {11020, ev::link_ended, "wait 2000 ms for 3, told", close_1011, false},
+                      {13020, ev::wait_over, "connect 3"},
+                      {13030, ev::connect_failed, "finish: " + tether::describe(refused()) + ", decided", refused()},
+                  });
     BOOST_REQUIRE_EQUAL(records.size(), 4u);
     BOOST_TEST(records[1].healthy);
     BOOST_TEST(at(records[1].connected).count() == 2010);
@@ -148,13 +149,14 @@ BOOST_AUTO_TEST_CASE(a_healthy_link_resets_the_budget)
 
 BOOST_AUTO_TEST_CASE(close_during_the_backoff_finishes_at_once_and_leaves_no_record)
 {
-    const auto records = run(config(), {
-                                           {0, ev::start, "connect 1"},
-                                           {5, ev::connect_failed, "wait 2000 ms for 2, told", refused()},
-                                           {100, ev::close, "stop_step"},  // the wait is cut short
-                                           {101, ev::wait_over, "finish: " + tether::describe(tether::detail::user_disconnect())},
-                                           {102, ev::close, "none"},
-                                       });
+    const auto records =
+        run(config(), {
+                          {0, ev::start, "connect 1"},
+                          {5, ev::connect_failed, "wait 2000 ms for 2, told", refused()},
+                          {100, ev::close, "stop_step"},  // the wait is cut short
+                          {101, ev::wait_over, "finish: " + tether::describe(tether::detail::user_disconnect())},
+                          {102, ev::close, "none"},
+                      });
     BOOST_TEST(records.size() == 1u);  // the attempt; the wait is none
 }
 
