@@ -338,15 +338,15 @@ asio::awaitable<supervisor_action> supervisor::run_link(const supervisor_action&
 asio::awaitable<bool> supervisor::pass_group(gate_ticket& ticket, unsigned number, const disconnect* previous)
 {
     // The wait is on the backoff timer (the two never overlap). A wake-up is for this wait only:
-    // one that arrives late, after the client went on, must not cut a later wait short.
+    // one that arrives late, after the client went on, must not cut a later wait short, so the
+    // number is moved on again when the wait ends. (It only ever suspends on the timer.)
     const std::uint64_t wait_number = ++group_waits_;
     auto previous_abort = std::exchange(abort_, [this] { backoff_timer_.cancel(); });
     // Called on whichever thread freed what this client waits for; the client may be gone by then.
     auto wake = [w = owner_, strand = strand_, this, wait_number] {
         if (auto alive = w.lock())
             asio::post(strand, [w, this, wait_number] {
-                if (auto self = w.lock(); self && group_waits_ == wait_number && group_waiting_)
-                    backoff_timer_.cancel();
+                if (auto self = w.lock(); self && group_waits_ == wait_number) backoff_timer_.cancel();
             });
     };
     bool through = false, told = false;
@@ -369,10 +369,9 @@ asio::awaitable<bool> supervisor::pass_group(gate_ticket& ticket, unsigned numbe
                     reconnect_event{.attempt = number, .delay = known, .reason = *previous, .held_by_group = true});
         }
         backoff_timer_.expires_at(v.until);
-        group_waiting_ = true;
         co_await backoff_timer_.async_wait(use_tuple);
-        group_waiting_ = false;
     }
+    ++group_waits_;
     abort_ = std::move(previous_abort);
     co_return through;
 }

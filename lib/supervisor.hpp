@@ -137,8 +137,7 @@ private:
     link* link_ = nullptr;         // the link running now, if any
     supervisor_fsm fsm_;
     asio::steady_timer backoff_timer_;  // the policy's waits, and the group's
-    std::uint64_t group_waits_ = 0;     // the group's waits so far: a wake-up names the one it is for
-    bool group_waiting_ = false;
+    std::uint64_t group_waits_ = 0;     // moves on as each group wait starts and ends: a wake-up names its wait
     asio::steady_timer close_deadline_;
 
     std::list<waiter<void(error_code)>> connect_waiters_;

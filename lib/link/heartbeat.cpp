@@ -6,7 +6,6 @@
 
 #include <boost/asio/this_coro.hpp>
 
-#include <cstring>
 #include <ctime>
 
 namespace tether::detail {
@@ -60,12 +59,7 @@ asio::awaitable<disconnect> heartbeat::run()
         const bool after_suspend = slept_between(std::exchange(last_tick, tick), tick);
         if (st_.paused || st_.closing()) continue;
 
-        // Numbered, so that its pong times this ping and not an older one.
-        ++st_.ping_number;
-        unsigned char number[4];
-        std::memcpy(number, &st_.ping_number, sizeof number);
-        st_.ping_sent_at = sent_at;
-        st_.send_control(wire::opcode::ping, number);
+        st_.send_ping(sent_at);
         const auto deadline = pong_deadline(s.liveness, st_.rtt, after_suspend);
         const auto verdict_at = sent_at + deadline;
         // A deadline past the next ping: an answer by then lets that ping go on time.

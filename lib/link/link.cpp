@@ -3,6 +3,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 namespace tether::detail {
@@ -25,13 +26,25 @@ void link_state::send_control(wire::opcode op, std::span<const unsigned char> pa
     sends.wake();
 }
 
+std::array<unsigned char, 4> link_state::ping_payload() const noexcept
+{
+    std::array<unsigned char, 4> payload;
+    std::memcpy(payload.data(), &ping_number, payload.size());
+    return payload;
+}
+
+void link_state::send_ping(clock_type::time_point at)
+{
+    ++ping_number;
+    ping_sent_at = at;
+    send_control(wire::opcode::ping, ping_payload());
+}
+
 void link_state::pong_arrived(std::span<const unsigned char> payload)
 {
     healthy = true;
-    unsigned char expected[4];
-    std::memcpy(expected, &ping_number, sizeof expected);
-    if (!ping_sent_at || payload.size() != sizeof expected ||
-        std::memcmp(payload.data(), expected, sizeof expected) != 0)
+    const auto expected = ping_payload();
+    if (!ping_sent_at || !std::equal(payload.begin(), payload.end(), expected.begin(), expected.end()))
         return;  // unsolicited, or the answer to an older ping
     const auto sample = std::chrono::duration_cast<rtt_estimator::duration>(clock_type::now() - *ping_sent_at);
     ping_sent_at.reset();

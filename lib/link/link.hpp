@@ -99,6 +99,7 @@ struct link_state {
     // The ping waiting for its pong: its number (echoed in the pong's payload) and when it went.
     std::uint32_t ping_number = 0;
     std::optional<clock_type::time_point> ping_sent_at;
+    std::array<unsigned char, 4> ping_payload() const noexcept;  // the number, as ping and pong carry it
 
     // Liveness: any byte read proves the link alive.
     clock_type::time_point last_inbound = clock_type::now();
@@ -129,6 +130,9 @@ struct link_state {
         traffic.bytes_received += n;
         stats.bytes_received.fetch_add(n, std::memory_order_relaxed);
     }
+    /// Queues the heartbeat's next ping, numbered so that its pong times this ping and not an
+    /// older one.
+    void send_ping(clock_type::time_point at);
     /// A pong arrived with `payload`: the round trip of the ping it answers, if it answers one.
     void pong_arrived(std::span<const unsigned char> payload);
     /// Queues a control frame and wakes the writer.
