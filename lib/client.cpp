@@ -46,7 +46,10 @@ public:
         : ex_(std::move(ex)), strand_(make_client_strand(ex_)), cfg_(validated(std::move(cfg), cb)),
           events_(std::move(cb)), sends_(strand_, cfg_.send_queue_capacity),
           inbound_(std::make_shared<delivery>(ex_, strand_, cfg_, events_, stats_, sends_)),
-          supervisor_(ex_, strand_, cfg_, events_, stats_, sends_, *inbound_)
+          resume_(cfg_.resume.sends.enabled || cfg_.resume.receives.enabled
+                      ? std::make_unique<resume_state>(cfg_.resume, ex_, events_, stats_, *inbound_)
+                      : nullptr),
+          supervisor_(ex_, strand_, cfg_, events_, stats_, sends_, *inbound_, resume_.get())
     {
     }
 
@@ -67,6 +70,7 @@ public:
     counters stats_;
     send_queue sends_;
     std::shared_ptr<delivery> inbound_;
+    std::unique_ptr<resume_state> resume_;  // acknowledged sends, resumable receives; null when off
     supervisor supervisor_;
     std::uint64_t next_request_id_ = 0;  // on the strand
 };
@@ -108,6 +112,11 @@ void client::start_connect(asio::any_completion_handler<void(error_code)> h)
 
 void client::start_send(message m, asio::any_completion_handler<void(error_code)> h)
 {
+    if (impl_->resume_) {
+        // A full buffer of unacknowledged messages refuses at once when configured to.
+        if (const error_code refused = impl_->resume_->refusal(m.payload.size(), impl_->sends_.size()))
+            return post_completion(impl_->ex_, std::move(h), refused);
+    }
     outgoing item{.kind = m.kind, .payload = std::move(m.payload), .handler = std::move(h), .request_id = 0};
     if (const error_code refused = impl_->sends_.push(item))
         post_completion(impl_->ex_, std::move(item.handler), refused);
@@ -232,6 +241,7 @@ std::string_view to_string(event_kind k) noexcept
     case event_kind::decision: return "decision";
     case event_kind::pong: return "pong";
     case event_kind::heartbeat_timeout: return "heartbeat_timeout";
+    case event_kind::gap: return "gap";
     }
     return "unknown";
 }

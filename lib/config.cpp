@@ -80,6 +80,33 @@ void client_config::validate() const
     require(send_queue_capacity > 0, "send_queue_capacity", "must be positive");
     require(manual_reconnect_delay >= milliseconds::zero(), "manual_reconnect_delay", "must not be negative");
     require(close_timeout > milliseconds::zero(), "close_timeout", "must be positive");
+
+    const acknowledged_sends& out = resume.sends;
+    if (out.enabled) {
+        // The stamp is written into JSON text as it is: a key that needs no escaping.
+        require(out.stamp_field.find_first_of("\"\\") == std::string::npos &&
+                    std::none_of(out.stamp_field.begin(), out.stamp_field.end(),
+                                 [](unsigned char c) { return c < 0x20; }),
+                "resume.sends.stamp_field", "must not contain quotes, backslashes or control characters");
+        require(out.style != ack_style::cumulative || !out.stamp_field.empty(), "resume.sends.stamp_field",
+                "cumulative acknowledgements count stamped sequence numbers: it must not be empty");
+        require(out.max_messages > 0, "resume.sends.max_messages", "must be positive");
+        require(out.max_bytes > 0, "resume.sends.max_bytes", "must be positive");
+    }
+    const resumable_receives& in = resume.receives;
+    if (in.enabled) {
+        require(in.position_of || !in.position_field.empty(), "resume.receives.position_field",
+                "must not be empty unless position_of is set");
+        if (!in.resume_header.empty()) {
+            for (unsigned char c : in.resume_header)
+                require(is_token_char(c), "resume.receives.resume_header", "must be an HTTP token");
+            require(!is_handshake_field(in.resume_header), "resume.receives.resume_header",
+                    "is set by the WebSocket handshake itself");
+        }
+        require(!in.send_acks || in.ack_every > 0, "resume.receives.ack_every", "must be positive when send_acks is set");
+        require(!in.send_acks || in.ack_delay > milliseconds::zero(), "resume.receives.ack_delay",
+                "must be positive when send_acks is set");
+    }
 }
 
 std::string_view to_string(token_reason r) noexcept

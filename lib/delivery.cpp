@@ -90,12 +90,7 @@ void delivery::written(std::vector<outgoing>& batch, error_code ec)
 {
     for (auto& item : batch) {
         if (item.request_id != 0) {
-            if (ec) {
-                fail_request(item.request_id, ec);
-                continue;
-            }
-            for (auto& r : requests_)
-                if (r.id == item.request_id) r.sent = true;
+            request_written(item.request_id, ec);
             continue;
         }
         if (!ec) ++stats_.sent;
@@ -331,6 +326,13 @@ bool delivery::answer_request(json::value& v)
         return true;
     }
     return false;
+}
+
+void delivery::request_written(std::uint64_t id, error_code ec)
+{
+    if (ec) return fail_request(id, ec);
+    for (auto& r : requests_)
+        if (r.id == id) r.sent = true;
 }
 
 void delivery::fail_request(std::uint64_t id, error_code ec)

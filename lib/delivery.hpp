@@ -55,6 +55,8 @@ public:
 
     /// A batch of sends was written (or failed with `ec`): completes them in order.
     void written(std::vector<outgoing>& batch, error_code ec);
+    /// The message of request `id` was written (its response may come now), or failed with `ec`.
+    void request_written(std::uint64_t id, error_code ec);
 
     // --- the application's receives, any thread ------------------------------------------------------
 

@@ -33,6 +33,8 @@ public:
         case error::connection_lost: return "the connection was lost while the message was in flight";
         case error::reconnect_gave_up: return "the reconnect policy gave up";
         case error::request_timeout: return "no matching response within the timeout";
+        case error::retained_buffer_full: return "the buffer of unacknowledged messages is full";
+        case error::unidentified_message: return "the message carries no id to be acknowledged by";
         case error::tls_untrusted: return "the server certificate is not trusted (unknown issuer)";
         case error::tls_host_mismatch: return "the server certificate does not match the host";
         case error::tls_expired: return "the server certificate has expired or is not yet valid";

@@ -16,6 +16,9 @@ namespace tether::detail {
 struct counters {
     std::atomic<std::uint64_t> connections{0}, attempts{0}, received{0}, ignored{0}, malformed{0}, sent{0},
         heartbeat_timeouts{0}, too_big{0}, bytes_received{0}, bytes_sent{0};
+    // Acknowledged sends and resumable receives.
+    std::atomic<std::uint64_t> unacknowledged{0}, resent{0}, acknowledged{0}, resume_position{0}, duplicates{0},
+        gaps{0}, acks_sent{0};
     std::atomic<std::int64_t> rtt_smoothed_us{0}, rtt_variation_us{0};
     /// When the link now up connected (steady clock, nanoseconds since its epoch); 0: none is up.
     std::atomic<std::int64_t> connected_since_ns{0};
@@ -33,6 +36,13 @@ struct counters {
         s.messages_too_big = too_big.load();
         s.bytes_received = bytes_received.load(std::memory_order_relaxed);
         s.bytes_sent = bytes_sent.load(std::memory_order_relaxed);
+        s.messages_unacknowledged = unacknowledged.load(std::memory_order_relaxed);
+        s.messages_resent = resent.load(std::memory_order_relaxed);
+        s.messages_acknowledged = acknowledged.load(std::memory_order_relaxed);
+        s.resume_position = resume_position.load(std::memory_order_relaxed);
+        s.duplicates_dropped = duplicates.load(std::memory_order_relaxed);
+        s.gaps = gaps.load(std::memory_order_relaxed);
+        s.acks_sent = acks_sent.load(std::memory_order_relaxed);
         s.rtt_smoothed = std::chrono::microseconds(rtt_smoothed_us.load(std::memory_order_relaxed));
         s.rtt_variation = std::chrono::microseconds(rtt_variation_us.load(std::memory_order_relaxed));
         if (const auto since = connected_since_ns.load(std::memory_order_relaxed); since != 0)

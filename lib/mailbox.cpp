@@ -53,11 +53,11 @@ std::vector<outgoing> send_queue::take_all()
     return all;
 }
 
-void send_queue::take(std::vector<outgoing>& batch, std::size_t max_bytes)
+void send_queue::take(std::vector<outgoing>& batch, std::size_t max_bytes, std::size_t max_count)
 {
     std::lock_guard lock(mutex_);
     std::size_t bytes = 0;
-    while (!queue_.empty()) {
+    for (std::size_t taken = 0; !queue_.empty() && taken < max_count; ++taken) {
         const std::size_t next = queue_.front().payload.size();
         if (!batch.empty() && bytes + next > max_bytes) break;
         bytes += next;

@@ -87,8 +87,8 @@ public:
     // --- the writer, on the strand ----------------------------------------------------------------
 
     /// Moves messages into `batch`, in order: at least one if any is queued, then more while their
-    /// payloads total at most `max_bytes`.
-    void take(std::vector<outgoing>& batch, std::size_t max_bytes);
+    /// payloads total at most `max_bytes`, and at most `max_count` of them.
+    void take(std::vector<outgoing>& batch, std::size_t max_bytes, std::size_t max_count = SIZE_MAX);
     bool empty() const;
     std::size_t size() const;
 

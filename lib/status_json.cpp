@@ -62,7 +62,14 @@ void tag_invoke(const json::value_from_tag&, json::value& v, const client_stats&
          {"bytes_sent", s.bytes_sent},
          {"rtt_smoothed_us", s.rtt_smoothed.count()},
          {"rtt_variation_us", s.rtt_variation.count()},
-         {"uptime_ms", s.uptime.count()}};
+         {"uptime_ms", s.uptime.count()},
+         {"messages_unacknowledged", s.messages_unacknowledged},
+         {"messages_resent", s.messages_resent},
+         {"messages_acknowledged", s.messages_acknowledged},
+         {"resume_position", s.resume_position},
+         {"duplicates_dropped", s.duplicates_dropped},
+         {"gaps", s.gaps},
+         {"acks_sent", s.acks_sent}};
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& v, const connection_record& r)
@@ -112,6 +119,10 @@ void tag_invoke(const json::value_from_tag&, json::value& v, const client_event&
     case event_kind::heartbeat_timeout:
         o["deadline_ms"] = e.delay.count();
         o["rtt_smoothed_us"] = e.rtt.count();
+        break;
+    case event_kind::gap:
+        o["position"] = e.position;
+        o["expected"] = e.expected;
         break;
     }
     v = std::move(o);

@@ -52,9 +52,10 @@ std::string endpoint_name(const ws_url& url)
 // --- supervisor ----------------------------------------------------------------------------------------
 
 supervisor::supervisor(asio::any_io_executor ex, asio::any_io_executor strand, const client_config& cfg,
-                       notifier& events, counters& stats, send_queue& sends, delivery& inbound)
+                       notifier& events, counters& stats, send_queue& sends, delivery& inbound,
+                       resume_state* resume)
     : ex_(std::move(ex)), strand_(std::move(strand)), cfg_(cfg), events_(events), stats_(stats), sends_(sends),
-      inbound_(inbound), target_(cfg), group_(cfg.group ? &core_of(*cfg.group) : nullptr),
+      inbound_(inbound), resume_(resume), target_(cfg), group_(cfg.group ? &core_of(*cfg.group) : nullptr),
       endpoint_(endpoint_name(target_.url)), fsm_(cfg, clock_type::now()), backoff_timer_(strand_),
       close_deadline_(strand_)
 {
@@ -285,7 +286,8 @@ asio::awaitable<std::variant<opened, disconnect>> supervisor::open_attempt(unsig
     auto token_failure = co_await fetch_token(token, number, previous);
     if (token_failure) co_return std::move(*token_failure);
     if (fsm_.interrupted()) co_return user_disconnect();
-    co_return co_await open_link(strand_, target_, token, abort_);
+    const resume_offer offer = resume_ ? resume_->offer(target_.url.target) : resume_offer{target_.url.target, {}};
+    co_return co_await open_link(strand_, target_, offer, token, abort_);
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -301,8 +303,10 @@ asio::awaitable<supervisor_action> supervisor::run_link(const supervisor_action&
                                                         jitter_source& jitter)
 {
     link l(strand_, std::move(ready->io), std::move(ready->leftover), ready->deflate, settings_of(cfg_), sends_,
-           inbound_, stats_, rtt_, events_);
+           inbound_, resume_, stats_, rtt_, events_);
     ready.reset();
+    // The upgrade offered the last position delivered; what is kept goes out again, oldest first.
+    if (resume_) resume_->link_opened();
     struct link_reset {
         link*& current;
         std::function<void()>& abort;
@@ -459,6 +463,7 @@ void supervisor::finish(disconnect why)
     inbound_.finish();
     auto unsent = sends_.take_all();
     inbound_.written(unsent, error::client_closed);
+    if (resume_) resume_->finish(error::client_closed);
 }
 
 void supervisor::set_state(client_state s)

@@ -12,6 +12,7 @@
 #include "link/open.hpp"
 #include "link/rtt.hpp"
 #include "mailbox.hpp"
+#include "resume/resume.hpp"
 #include "supervisor_fsm.hpp"
 
 #include <tether/reconnect_policy.hpp>
@@ -67,7 +68,7 @@ struct group_pass {
 class supervisor {
 public:
     supervisor(asio::any_io_executor ex, asio::any_io_executor strand, const client_config& cfg, notifier& events,
-               counters& stats, send_queue& sends, delivery& inbound);
+               counters& stats, send_queue& sends, delivery& inbound, resume_state* resume);
 
     // --- entry points, each already on the strand; `keep_alive` holds the client while it runs ----
 
@@ -123,6 +124,7 @@ private:
     counters& stats_;
     send_queue& sends_;
     delivery& inbound_;
+    resume_state* resume_;  // null unless acknowledged sends or resumable receives are on
     open_target target_;
     group_core* group_ = nullptr;  // the endpoint group's, held by cfg_.group
     std::string endpoint_;         // its name for the endpoint: "wss://host:port"

@@ -7,6 +7,7 @@
 #include <tether/message.hpp>
 #include <tether/proxy.hpp>
 #include <tether/reconnect_policy.hpp>
+#include <tether/resume.hpp>
 #include <tether/status.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -136,6 +137,9 @@ struct client_config {
     /// Budgets shared with other clients of the same endpoint: a connect-rate limit, a cap on
     /// concurrent attempts and a circuit breaker (see `endpoint_group`). None by default.
     std::shared_ptr<endpoint_group> group;
+    /// Acknowledged sends and resumable receives: nothing lost, nothing twice, across reconnects
+    /// (see `resume_config`; `resume_config::sequenced()` is the README's convention). Off by default.
+    resume_config resume;
     /// Connection records `client::history()` keeps, the newest replacing the oldest; 0: none.
     std::size_t history_size = 32;
     /// The wait before connecting again after `client::reconnect()`.

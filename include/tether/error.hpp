@@ -29,6 +29,8 @@ enum class error {
     connection_lost,    ///< the link died while this message was being written; it may be lost.
     reconnect_gave_up,  ///< the policy stopped on a disconnect that carried no error of its own.
     request_timeout,    ///< no matching response arrived within the request's timeout.
+    retained_buffer_full,  ///< acknowledged sends: the buffer of unacknowledged messages is full (`when_full::fail`).
+    unidentified_message,  ///< acknowledged sends, per message: the message carries no id to be acknowledged by.
     // Why the server's certificate was refused (wss://); all permanent.
     tls_untrusted,      ///< its issuer is unknown: self-signed, or a CA not in the trust store.
     tls_host_mismatch,  ///< it is valid, but for another host name or address.

@@ -36,6 +36,7 @@ enum class event_kind {
     decision,           ///< the policy decided after `reason`: `retry` after `delay` with attempt `attempt`, or stop
     pong,               ///< a pong answered the heartbeat's ping after `rtt`
     heartbeat_timeout,  ///< no frame arrived within `delay` (the deadline) of a ping; `rtt` is the smoothed round trip
+    gap,                ///< resumable receives: the server skipped positions; `position` came, `expected` was due
 };
 
 /// The name of a kind, e.g. "heartbeat_timeout".
@@ -53,6 +54,7 @@ struct client_event {
     bool retry = false;
     std::chrono::milliseconds delay{0};
     std::chrono::microseconds rtt{0};
+    std::uint64_t position = 0, expected = 0;
 };
 
 /// Round-trip times from ping to pong on one link.
@@ -82,6 +84,18 @@ struct client_stats {
     std::chrono::microseconds rtt_variation{0};
     /// How long the link now up has been connected; zero when none is.
     std::chrono::milliseconds uptime{0};
+    /// Acknowledged sends (`resume_config::sends`): messages kept until acknowledged (now), writes
+    /// after a message's first (resends after reconnects), and messages the server acknowledged.
+    std::uint64_t messages_unacknowledged = 0;
+    std::uint64_t messages_resent = 0;
+    std::uint64_t messages_acknowledged = 0;
+    /// Resumable receives (`resume_config::receives`): the position of the last message delivered,
+    /// messages dropped because they were delivered before, gaps in the positions, and the
+    /// acknowledgements sent back.
+    std::uint64_t resume_position = 0;
+    std::uint64_t duplicates_dropped = 0;
+    std::uint64_t gaps = 0;
+    std::uint64_t acks_sent = 0;
 };
 
 /// One connection attempt, and the link if it opened: what `client::history()` keeps.

@@ -71,12 +71,12 @@ void link_state::send_close_now(std::uint16_t code)
 
 link::link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::string leftover,
            std::optional<wire::deflate_params> deflate, link_settings settings, send_queue& sends, delivery& inbound,
-           counters& stats, rtt_estimator& rtt, const notifier& events)
+           resume_state* resume, counters& stats, rtt_estimator& rtt, const notifier& events)
     : strand_(std::move(strand)), io_(std::move(io)), settings_(settings),
       codec_(deflate ? std::make_unique<wire::deflate_codec>(*deflate) : nullptr),
-      state_(strand_, *io_, settings_, sends, inbound, stats, rtt, events),
+      state_(strand_, *io_, settings_, sends, inbound, resume, stats, rtt, events),
       reader_(state_, codec_.get(), std::move(leftover)), writer_(state_, codec_.get()), heartbeat_(state_),
-      spawned_done_(strand_)
+      acker_(resume && resume->receives_acked() ? std::make_unique<acker>(state_) : nullptr), spawned_done_(strand_)
 {
     state_.out = &writer_;
 }
@@ -89,7 +89,7 @@ void link::close()
 
 asio::awaitable<link_result> link::run()
 {
-    spawned_running_ = 2;
+    spawned_running_ = acker_ ? 3 : 2;
     asio::co_spawn(strand_, writer_.run(),
                    asio::bind_cancellation_slot(stop_writer_.slot(), [this](std::exception_ptr e, disconnect why) {
                        ended(e, std::move(why));
@@ -98,6 +98,11 @@ asio::awaitable<link_result> link::run()
                    asio::bind_cancellation_slot(stop_heartbeat_.slot(), [this](std::exception_ptr e, disconnect why) {
                        ended(e, std::move(why));
                    }));
+    if (acker_)
+        asio::co_spawn(strand_, acker_->run(),
+                       asio::bind_cancellation_slot(stop_acker_.slot(), [this](std::exception_ptr e, disconnect why) {
+                           ended(e, std::move(why));
+                       }));
     std::exception_ptr reader_failure;
     try {
         disconnect why = co_await reader_.run();
@@ -136,6 +141,7 @@ void link::stop_all()
     state_.stopping = true;
     stop_writer_.emit(asio::cancellation_type::terminal);
     stop_heartbeat_.emit(asio::cancellation_type::terminal);
+    if (acker_) stop_acker_.emit(asio::cancellation_type::terminal);
     if (first_end_ && first_end_->kind != disconnect_kind::close_frame) io_->close(true);
     state_.inbound.release_reader();
     state_.controls_drained.set();

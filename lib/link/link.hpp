@@ -1,7 +1,10 @@
-// Internal: one link, a live WebSocket connection after its upgrade, and its three tasks:
-//   reader     large reads -> the frame decoder -> one hand-off per read to delivery
-//   writer     the send queue and the control frames -> the frame encoder -> one write per batch
+// Internal: one link, a live WebSocket connection after its upgrade, and its tasks:
+//   reader     large reads -> the frame decoder -> (resume: acks and duplicates out) -> one
+//              hand-off per read to delivery
+//   writer     the send queue (resume: through the ledger) and the control frames -> the frame
+//              encoder -> one write per batch
 //   heartbeat  pings, and the verdict when nothing at all arrives within the pong timeout
+//   acker      resumable receives only: an acknowledgement back after the delay
 // They share `link_state` (on the client's strand, so without locks). The first of them to end
 // decides why the link ended; the others are then stopped and awaited.
 #ifndef TETHER_LIB_LINK_LINK_HPP
@@ -10,6 +13,7 @@
 #include "../delivery.hpp"
 #include "../events.hpp"
 #include "../mailbox.hpp"
+#include "../resume/resume.hpp"
 #include "../wire/decoder.hpp"
 #include "../wire/deflate.hpp"
 #include "../wire/mask.hpp"
@@ -77,9 +81,9 @@ struct control_frame {
 /// What the tasks of one link share.
 struct link_state {
     link_state(const asio::any_io_executor& strand, transport& io, const link_settings& settings, send_queue& sends,
-               delivery& inbound, counters& stats, rtt_estimator& rtt, const notifier& events)
-        : strand(strand), io(io), settings(settings), sends(sends), inbound(inbound), stats(stats), rtt(rtt),
-          events(events), controls_drained(strand), close_written(strand)
+               delivery& inbound, resume_state* resume, counters& stats, rtt_estimator& rtt, const notifier& events)
+        : strand(strand), io(io), settings(settings), sends(sends), inbound(inbound), resume(resume), stats(stats),
+          rtt(rtt), events(events), controls_drained(strand), close_written(strand), ack_wanted(strand)
     {
     }
 
@@ -88,6 +92,7 @@ struct link_state {
     const link_settings& settings;
     send_queue& sends;
     delivery& inbound;
+    resume_state* resume;  // acknowledged sends, resumable receives: null when neither is on
     counters& stats;
     rtt_estimator& rtt;  // the client's, across its links
     const notifier& events;
@@ -122,6 +127,11 @@ struct link_state {
     std::optional<close_request> close_to_send;
     bool close_sent = false;
     strand_event close_written;  ///< the writer wrote the close frame (or gave up writing)
+
+    // Resumable receives: the writer sends an acknowledgement in its next batch; the acker is
+    // woken when delivered messages wait to be acknowledged.
+    bool ack_requested = false;
+    strand_event ack_wanted;
 
     /// `n` bytes were read: the link is alive.
     void arrived(std::size_t n) noexcept
@@ -222,7 +232,13 @@ private:
     // there is nothing to write.
     bool encode_batch();
     void encode_message(outgoing& item);
+    // Acknowledged sends: the ledger's messages this link has not written, then new ones from the
+    // send queue as far as the ledger has room.
+    void encode_kept(outbound_ledger& ledger);
+    void encode_kept_message(const outbound_ledger& ledger, const retained& r);
+    void encode_message(std::string_view text);  // a text frame of ours: an acknowledgement
     void encode_frame(wire::opcode op, std::span<const unsigned char> payload, bool compressed = false);
+    void add_piece(std::size_t at, std::size_t n);  // out_[at, at + n) joins the write
     unsigned char* grow(std::size_t n);
 
     link_state& st_;
@@ -240,6 +256,11 @@ private:
     std::vector<piece> pieces_;
     std::vector<asio::const_buffer> buffers_;
     std::size_t batch_bytes_ = 0;  // of the batch being written
+    // Acknowledged sends: the batch ends before this sequence number; how many kept messages it has.
+    std::uint64_t kept_end_ = 0;
+    std::size_t kept_in_batch_ = 0;
+    std::vector<outgoing> refused_;  // taken from the queue, refused by the ledger (no id)
+    std::string stamp_, stamped_;    // the stamp; a stamped payload for the deflater
     bool close_in_batch_ = false;
     bool parked_ = false;   // waiting for work in the send queue
     bool pending_ = false;  // buffers_ holds the rest of a batch write_now started
@@ -254,6 +275,18 @@ private:
     link_state& st_;
 };
 
+/// Resumable receives: when delivered messages wait to be acknowledged and no count made it due
+/// at once, asks the writer for an acknowledgement `ack_delay` after the first of them.
+class acker {
+public:
+    explicit acker(link_state& st) : st_(st), timer_(st.strand) {}
+    asio::awaitable<disconnect> run();
+
+private:
+    link_state& st_;
+    asio::steady_timer timer_;
+};
+
 /// One connection after its upgrade. Owns its stream; runs until the first task ends.
 ///
 /// The reader runs in `run` itself; the writer and the heartbeat are spawned beside it, each with
@@ -263,7 +296,7 @@ class link {
 public:
     link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::string leftover,
          std::optional<wire::deflate_params> deflate, link_settings settings, send_queue& sends, delivery& inbound,
-         counters& stats, rtt_estimator& rtt, const notifier& events);
+         resume_state* resume, counters& stats, rtt_estimator& rtt, const notifier& events);
 
     asio::awaitable<link_result> run();
 
@@ -287,7 +320,8 @@ private:
     reader reader_;
     writer writer_;
     heartbeat heartbeat_;
-    asio::cancellation_signal stop_writer_, stop_heartbeat_;
+    std::unique_ptr<acker> acker_;  // only with acknowledgements of resumable receives
+    asio::cancellation_signal stop_writer_, stop_heartbeat_, stop_acker_;
     unsigned spawned_running_ = 0;
     strand_event spawned_done_;
     std::optional<disconnect> first_end_;

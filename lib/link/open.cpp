@@ -69,7 +69,7 @@ public:
     {
     }
 
-    asio::awaitable<std::variant<opened, disconnect>> run(const std::string& token)
+    asio::awaitable<std::variant<opened, disconnect>> run(const resume_offer& offer, const std::string& token)
     {
         beast::tcp_stream stream(strand_);
         auto connect_failure = co_await connect(stream);
@@ -86,7 +86,7 @@ public:
             out.io = make_tcp_transport(std::move(stream));
         }
         abort_ = [io = out.io.get()] { io->close(true); };
-        auto not_upgraded = co_await upgrade(*out.io, token, out);
+        auto not_upgraded = co_await upgrade(*out.io, offer, token, out);
         if (not_upgraded) co_return std::move(*not_upgraded);
         co_return std::move(out);
     }
@@ -199,12 +199,14 @@ private:
 
     // The upgrade under handshake_timeout: the request, then the response's header read into a
     // buffer of ours; what follows the header is the first frames, which go to the reader.
-    asio::awaitable<std::optional<disconnect>> upgrade(transport& io, const std::string& token, opened& out)
+    asio::awaitable<std::optional<disconnect>> upgrade(transport& io, const resume_offer& offer,
+                                                       const std::string& token, opened& out)
     {
         io.tcp().expires_after(cfg_.handshake_timeout);
         const std::string key = wire::make_key();
         std::ostringstream request;
-        request << wire::upgrade_request(target_.url, cfg_, token, key);
+        request << wire::upgrade_request(target_.url, cfg_, token, key, offer.target,
+                                         offer.header_field ? &*offer.header_field : nullptr);
         const std::string bytes = std::move(request).str();
         const asio::const_buffer request_buffer = asio::buffer(bytes);
         error_code ec = co_await io.write({&request_buffer, 1});
@@ -253,7 +255,8 @@ open_target::open_target(const client_config& c) : cfg(c), url(parse_ws_url(c.ur
 }
 
 asio::awaitable<std::variant<opened, disconnect>> open_link(const asio::any_io_executor& strand, open_target& target,
-                                                            const std::string& token, std::function<void()>& abort)
+                                                            const resume_offer& offer, const std::string& token,
+                                                            std::function<void()>& abort)
 {
     // While it runs, `abort` stops the step under way; afterwards what it was before.
     struct restore_abort {
@@ -262,7 +265,7 @@ asio::awaitable<std::variant<opened, disconnect>> open_link(const asio::any_io_e
         ~restore_abort() { slot = std::move(previous); }
     } restore{abort, abort};
     opener o(strand, target, abort);
-    co_return co_await o.run(token);
+    co_return co_await o.run(offer, token);
 }
 
 }  // namespace tether::detail

@@ -5,6 +5,7 @@
 #ifndef TETHER_LIB_LINK_OPEN_HPP
 #define TETHER_LIB_LINK_OPEN_HPP
 
+#include "../resume/cursor.hpp"
 #include "../wire/deflate.hpp"
 #include "transport.hpp"
 
@@ -43,10 +44,12 @@ struct open_target {
     explicit open_target(const client_config& cfg);
 };
 
-/// Opens one link with `token`. While it runs, `abort` holds what stops the step under way (the
+/// Opens one link with `token`, its upgrade request carrying `offer` (the request target, and a
+/// resume header when there is one). While it runs, `abort` holds what stops the step under way (the
 /// supervisor calls it on close and reconnect); it is restored before this returns.
 asio::awaitable<std::variant<opened, disconnect>> open_link(const asio::any_io_executor& strand, open_target& target,
-                                                            const std::string& token, std::function<void()>& abort);
+                                                            const resume_offer& offer, const std::string& token,
+                                                            std::function<void()>& abort);
 
 }  // namespace tether::detail
 

@@ -268,9 +268,19 @@ std::optional<disconnect> reader::fail(std::uint16_t code, disconnect why)
 void reader::deliver()
 {
     st_.traffic.messages_received += batch_.size();
-    if (!batch_.empty()) st_.inbound.deliver(batch_);
+    std::span<const inbound_message> messages = batch_;
+    if (st_.resume && !batch_.empty()) {
+        const auto admitted = st_.resume->admit(batch_);
+        messages = admitted.deliver;
+        if (admitted.room_made) st_.sends.wake();  // the writer may take more from the queue
+        if (st_.resume->ack_due_now())
+            st_.ack_requested = true;
+        else if (st_.resume->ack_waiting() && !st_.ack_wanted.is_set())
+            st_.ack_wanted.set();
+    }
+    if (!messages.empty()) st_.inbound.deliver(messages);
     // What the messages (or pings) just read asked for goes out now: a reply, a pong.
-    if (!batch_.empty() || !st_.controls.empty()) st_.out->write_now();
+    if (!batch_.empty() || !st_.controls.empty() || st_.ack_requested) st_.out->write_now();
     batch_.clear();
     // The storage of delivered messages is free again (kept while the link streams: it goes when
     // the link turns quiet); a message still being assembled keeps its own.

@@ -1,7 +1,10 @@
 // The writer: the only task that writes to a link. Each batch is one write: the control frames
-// (pongs, pings) first, then as many queued messages as fit the byte bound, then the close frame
-// when one is due. Small frames are masked into one buffer; a large payload is masked where it is
-// and joins the write as a buffer of its own (a gather write).
+// (pongs, pings) and an acknowledgement of resumable receives first, then as many queued messages
+// as fit the byte bound, then the close frame when one is due. Small frames are masked into one
+// buffer; a large payload is masked where it is and joins the write as a buffer of its own (a
+// gather write). With acknowledged sends, messages go through the ledger, which keeps them: those
+// this link has not written yet first (after a reconnect, every one kept), each copied into the
+// buffer with its stamp, so that the kept payload stays as the application sent it.
 #include "link.hpp"
 
 #include "../wire/encoder.hpp"
@@ -40,7 +43,11 @@ asio::awaitable<disconnect> writer::run()
                 out_capacity_ = 0;
                 std::vector<control_frame>().swap(st_.controls);
                 writes_in_a_row = 0;
-                const bool want_messages = !st_.close_sent && !(st_.close_to_send && !st_.close_to_send->after_queue);
+                // A full ledger takes no message until an acknowledgement makes room (the reader
+                // wakes the writer then).
+                const bool ledger_full = st_.resume && st_.resume->ledger() && st_.resume->ledger()->full();
+                const bool want_messages =
+                    !st_.close_sent && !(st_.close_to_send && !st_.close_to_send->after_queue) && !ledger_full;
                 parked_ = true;
                 co_await st_.sends.async_wait(want_messages, use_tuple);
                 parked_ = false;
@@ -99,6 +106,10 @@ void writer::finish(error_code ec)
     st_.stats.bytes_sent.fetch_add(batch_bytes_, std::memory_order_relaxed);
     st_.controls_drained.set();
     if (close_in_batch_) st_.close_written.set();
+    if (kept_in_batch_ > 0) {
+        st_.traffic.messages_sent += kept_in_batch_;
+        st_.resume->written_through(kept_end_);
+    }
     st_.inbound.written(batch_, {});
 }
 
@@ -113,14 +124,25 @@ bool writer::encode_batch()
     for (const control_frame& f : st_.controls) encode_frame(f.op, {f.payload.data(), f.size});
     st_.controls.clear();
     st_.control_bytes = 0;
+    if (std::exchange(st_.ack_requested, false)) {
+        if (auto ack = st_.resume->take_ack_text()) encode_message(*ack);
+    }
 
     const bool close_now = st_.close_to_send && !st_.close_to_send->after_queue;
+    outbound_ledger* ledger = st_.resume ? st_.resume->ledger() : nullptr;
+    kept_in_batch_ = 0;
     if (!close_now) {
-        st_.sends.take(batch_, batch_bytes);
-        for (outgoing& item : batch_) encode_message(item);
+        if (ledger) {
+            encode_kept(*ledger);
+        } else {
+            st_.sends.take(batch_, batch_bytes);
+            for (outgoing& item : batch_) encode_message(item);
+        }
     }
-    // The application's close goes out behind the last queued message; any other at once.
-    if (st_.close_to_send && (close_now || st_.sends.empty())) {
+    // The application's close goes out behind the last queued message (and every kept one this
+    // link has not written); any other at once.
+    const bool flushed = st_.sends.empty() && (!ledger || !ledger->next_to_write());
+    if (st_.close_to_send && (close_now || flushed)) {
         unsigned char payload[wire::max_control_payload];
         const std::size_t n = wire::write_close_payload(payload, st_.close_to_send->code, {});
         encode_frame(wire::opcode::close, {payload, n});
@@ -129,6 +151,66 @@ bool writer::encode_batch()
         close_in_batch_ = true;
     }
     return !pieces_.empty();
+}
+
+void writer::encode_kept(outbound_ledger& ledger)
+{
+    std::size_t bytes = 0;
+    for (;;) {
+        const retained* r = ledger.next_to_write();
+        if (!r) {
+            // Every kept message is written on this link: new ones, as far as the ledger has room.
+            if (bytes >= batch_bytes || ledger.full()) break;
+            st_.sends.take(batch_, std::min(batch_bytes - bytes, ledger.room_bytes()), ledger.room_messages());
+            if (batch_.empty()) break;
+            for (outgoing& item : batch_)
+                if (!ledger.keep(item)) refused_.push_back(std::move(item));
+            batch_.clear();
+            st_.resume->ledger_changed();
+            if (!refused_.empty()) st_.resume->refused(refused_);
+            continue;
+        }
+        if (bytes > 0 && bytes + r->payload.size() > batch_bytes) break;
+        encode_kept_message(ledger, *r);
+        bytes += r->payload.size();
+        ++kept_in_batch_;
+        ledger.advance();
+    }
+    kept_end_ = ledger.write_position();
+}
+
+void writer::encode_kept_message(const outbound_ledger& ledger, const retained& r)
+{
+    const auto op = r.kind == message_kind::binary ? wire::opcode::binary : wire::opcode::text;
+    const auto* payload = reinterpret_cast<const unsigned char*>(r.payload.data());
+    std::size_t at = 0;
+    if (!ledger.stamp_of(r, stamp_, at)) {
+        if (codec_ && codec_->compresses()) return encode_frame(op, codec_->deflate({payload, r.payload.size()}), true);
+        return encode_frame(op, {payload, r.payload.size()});
+    }
+    if (codec_ && codec_->compresses()) {
+        stamped_.assign(r.payload, 0, at);
+        stamped_ += stamp_;
+        stamped_.append(r.payload, at);
+        return encode_frame(op, codec_->deflate({reinterpret_cast<const unsigned char*>(stamped_.data()), stamped_.size()}),
+                            true);
+    }
+    // The frame's payload is the message with the stamp spliced in, masked as one.
+    const std::size_t size = r.payload.size() + stamp_.size();
+    const wire::mask_key key = masks_.next();
+    const std::size_t start = out_size_;
+    unsigned char* out = grow(wire::frame_size(size));
+    out += wire::write_header(out, op, size, key);
+    const auto* stamp = reinterpret_cast<const unsigned char*>(stamp_.data());
+    wire::mask_copy(out, payload, at, key, 0);
+    wire::mask_copy(out + at, stamp, stamp_.size(), key, at);
+    wire::mask_copy(out + at + stamp_.size(), payload + at, r.payload.size() - at, key, at + stamp_.size());
+    add_piece(start, wire::frame_size(size));
+}
+
+void writer::encode_message(std::string_view text)
+{
+    encode_frame(wire::opcode::text, {reinterpret_cast<const unsigned char*>(text.data()), text.size()});
 }
 
 void writer::encode_message(outgoing& item)
@@ -155,6 +237,11 @@ void writer::encode_frame(wire::opcode op, std::span<const unsigned char> payloa
     const std::size_t n = wire::frame_size(payload.size());
     const std::size_t at = out_size_;
     wire::write_frame(grow(n), op, payload, masks_.next(), compressed);
+    add_piece(at, n);
+}
+
+void writer::add_piece(std::size_t at, std::size_t n)
+{
     // Frames back to back in out_ are one buffer of the write.
     if (!pieces_.empty() && !pieces_.back().data && pieces_.back().offset + pieces_.back().size == at)
         pieces_.back().size += n;

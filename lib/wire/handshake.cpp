@@ -32,9 +32,9 @@ std::string accept_for(std::string_view key)
 }
 
 http::request<http::empty_body> upgrade_request(const ws_url& url, const client_config& cfg, const std::string& token,
-                                                std::string_view key)
+                                                std::string_view key, std::string_view target, const header* extra)
 {
-    http::request<http::empty_body> req{http::verb::get, url.target, 11};
+    http::request<http::empty_body> req{http::verb::get, target.empty() ? std::string_view(url.target) : target, 11};
     req.set(http::field::host, url.host_header);
     req.set(http::field::upgrade, "websocket");
     req.set(http::field::connection, "Upgrade");
@@ -44,6 +44,7 @@ http::request<http::empty_body> upgrade_request(const ws_url& url, const client_
     req.set(http::field::user_agent, cfg.user_agent);
     for (const auto& h : cfg.headers) req.insert(h.name, h.value);
     if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    if (extra) req.set(extra->name, extra->value);
     return req;
 }
 

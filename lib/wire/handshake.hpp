@@ -28,9 +28,11 @@ std::string accept_for(std::string_view key);
 
 /// The upgrade request for `url`: Host, the WebSocket fields with `key`, the permessage-deflate
 /// offer when configured, the User-Agent, the configured headers, and `Authorization: Bearer`
-/// when `token` is not empty.
+/// when `token` is not empty. `target`, when not empty, replaces the URL's (a resume's query
+/// parameter), and `extra` (a resume's header) is added when set.
 http::request<http::empty_body> upgrade_request(const ws_url& url, const client_config& cfg, const std::string& token,
-                                                std::string_view key);
+                                                std::string_view key, std::string_view target = {},
+                                                const header* extra = nullptr);
 
 /// Checks a 101 answer to a request made with `key` (and the deflate offer, when
 /// `offered_deflate`): HTTP/1.1, `Upgrade: websocket`, `Connection: upgrade`, the right

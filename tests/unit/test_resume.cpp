@@ -1,0 +1,363 @@
+// Acknowledged sends and resumable receives, their decisions without sockets: the top-level member
+// scan, the outbound ledger (keep, write, rewind, acknowledge, complete), the inbound cursor
+// (next, duplicate, gap, when to acknowledge) and the upgrade's offer, in tables.
+#include "resume/cursor.hpp"
+#include "resume/json_fields.hpp"
+#include "resume/ledger.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using tether::ack_style;
+using tether::acknowledged_sends;
+using tether::acknowledgement;
+using tether::error_code;
+using tether::message_kind;
+using tether::resumable_receives;
+using tether::send_completion;
+using namespace tether::detail;
+
+namespace std {
+// Boost.Test prints what it compares; optionals, as their value or "nullopt".
+template <class T>
+std::ostream& boost_test_print_type(std::ostream& os, const std::optional<T>& v)
+{
+    if (v) return os << *v;
+    return os << "nullopt";
+}
+}  // namespace std
+
+namespace {
+
+struct member_row {
+    std::string_view text;
+    bool object;
+    std::string_view type, seq, id;  // raw values
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(resume_decisions)
+
+BOOST_AUTO_TEST_CASE(top_level_members_are_found_and_nested_ones_skipped)
+{
+    const member_row rows[] = {
+        {R"({"type":"ack","seq":12})", true, R"("ack")", "12", ""},
+        {R"( { "seq" : 7 , "type" : "event" } )", true, R"("event")", "7", ""},
+        // Nested members of the same name are not top-level.
+        {R"({"data":{"seq":1,"type":"x"},"seq":2})", true, "", "2", ""},
+        {R"({"a":[{"seq":1}],"b":"}\"seq\":3","seq":4})", true, "", "4", ""},
+        {R"({"id":"m-1","type":"ack"})", true, R"("ack")", "", R"("m-1")"},
+        {R"({"seq":1.5,"type":null})", true, "null", "1.5", ""},
+        {R"({})", true, "", "", ""},
+        {R"({"seq":1,"seq":2})", true, "", "1", ""},  // the first one
+        // Not objects, or broken structure: nothing.
+        {R"([1,2])", false, "", "", ""},
+        {R"("seq")", false, "", "", ""},
+        {R"({"seq":1)", false, "", "", ""},
+        {R"({"seq":1} x)", false, "", "", ""},
+        {R"({"seq" 1})", false, "", "", ""},
+        {R"({"seq":"unterminated})", false, "", "", ""},
+        {R"({"a":{"b":[}})", false, "", "", ""},
+        {"", false, "", "", ""},
+    };
+    const std::array<std::string_view, 3> names{"type", "seq", "id"};
+    for (const member_row& r : rows) {
+        BOOST_TEST_CONTEXT(r.text)
+        {
+            std::array<std::string_view, 3> values{"junk", "junk", "junk"};
+            BOOST_TEST(find_members(r.text, names, values) == r.object);
+            BOOST_TEST(values[0] == r.type);
+            BOOST_TEST(values[1] == r.seq);
+            BOOST_TEST(values[2] == r.id);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(counts_and_plain_strings)
+{
+    BOOST_TEST(as_count("0") == std::optional<std::uint64_t>(0));
+    BOOST_TEST(as_count("18446744073709551615") == std::optional<std::uint64_t>(18446744073709551615ull));
+    for (std::string_view bad : {"", "-1", "1.0", "1e3", "01", "18446744073709551616", "\"1\"", "99999999999999999999"})
+        BOOST_TEST(!as_count(bad).has_value(), bad);
+    BOOST_TEST(as_plain_string(R"("abc")") == std::optional<std::string_view>("abc"));
+    BOOST_TEST(as_plain_string(R"("")") == std::optional<std::string_view>(""));
+    BOOST_TEST(!as_plain_string(R"("a\"b")").has_value());
+    BOOST_TEST(!as_plain_string("12").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(the_stamp_goes_after_the_opening_brace)
+{
+    acknowledged_sends cfg;
+    cfg.enabled = true;
+    const outbound_ledger ledger(cfg);
+    struct row {
+        std::string_view payload;
+        std::optional<std::string_view> stamped;
+    };
+    const row rows[] = {
+        {R"({"type":"x"})", R"({"seq":1,"type":"x"})"},
+        {R"(  {"a":1})", R"(  {"seq":1,"a":1})"},
+        {R"({})", R"({"seq":1})"},
+        {R"({ })", R"({"seq":1 })"},
+        {R"([1])", std::nullopt},
+        {"hello", std::nullopt},
+    };
+    for (const row& r : rows) {
+        retained m;
+        m.seq = 1;
+        m.payload = r.payload;
+        std::string stamp;
+        std::size_t at = 0;
+        const bool stamped = ledger.stamp_of(m, stamp, at);
+        BOOST_TEST(stamped == r.stamped.has_value(), r.payload);
+        if (stamped) BOOST_TEST(std::string(r.payload).insert(at, stamp) == *r.stamped);
+    }
+    retained binary;
+    binary.kind = message_kind::binary;
+    binary.payload = "{}";
+    std::string stamp;
+    std::size_t at = 0;
+    BOOST_TEST(!ledger.stamp_of(binary, stamp, at));
+}
+
+namespace {
+
+// A send whose completion the table observes: the error it completed with, if it did.
+struct probe {
+    std::optional<error_code> result;
+};
+
+outgoing send_of(std::string payload, probe* p = nullptr)
+{
+    outgoing o;
+    o.payload = std::move(payload);
+    if (p) {
+        // Swapped in: Boost 1.81's any_completion_handler must not be move-assigned.
+        void_handler h([p](error_code ec) { p->result = ec; });
+        o.handler.swap(h);
+    }
+    return o;
+}
+
+void run(std::vector<finished_send>& done)
+{
+    for (auto& f : done)
+        if (f.handler) std::move(f.handler)(f.ec);
+    done.clear();
+}
+
+// The sequence numbers the link would write now, in order.
+std::vector<std::uint64_t> drain(outbound_ledger& l)
+{
+    std::vector<std::uint64_t> out;
+    while (const retained* r = l.next_to_write()) {
+        out.push_back(r->seq);
+        l.advance();
+    }
+    return out;
+}
+
+using seqs = std::vector<std::uint64_t>;
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(kept_messages_go_out_again_after_a_reconnect_until_acknowledged)
+{
+    acknowledged_sends cfg;
+    cfg.enabled = true;
+    cfg.max_messages = 4;
+    cfg.max_bytes = 1000;
+    outbound_ledger l(cfg);
+    std::vector<finished_send> done;
+    std::array<probe, 6> p;
+    for (int i = 0; i < 3; ++i) {
+        outgoing o = send_of("{}", &p[i]);
+        BOOST_TEST(l.keep(o));
+    }
+    BOOST_TEST(l.room_messages() == 1u);
+    BOOST_TEST(drain(l) == (seqs{1, 2, 3}));
+    // The write of 1 and 2 succeeded: their sends complete (written), 3 is still on its way.
+    BOOST_TEST(l.written_through(3, done) == 2u);
+    run(done);
+    BOOST_TEST(p[0].result.has_value());
+    BOOST_TEST(!p[2].result.has_value());
+    // The link died: all three again, in order, on the next one; a resend is counted.
+    BOOST_TEST(l.rewind() == 3u);
+    BOOST_TEST(drain(l) == (seqs{1, 2, 3}));
+    BOOST_TEST(l.resent() == 2u);  // 3 had never been written whole
+    // The server had 1 and 2: released; 3 completes on its first successful write.
+    BOOST_TEST(l.acknowledge({2, std::nullopt}, done) == 2u);
+    BOOST_TEST(l.size() == 1u);
+    BOOST_TEST(l.written_through(4, done) == 1u);
+    run(done);
+    BOOST_TEST((p[2].result && !*p[2].result));
+    // An acknowledgement beyond what was sent releases what was sent, no more.
+    outgoing o = send_of("{}", &p[3]);
+    BOOST_TEST(l.keep(o));
+    BOOST_TEST(l.acknowledge({99, std::nullopt}, done) == 2u);
+    run(done);
+    BOOST_TEST(l.size() == 0u);
+    BOOST_TEST((p[3].result && !*p[3].result));  // acknowledged before any write: complete
+    BOOST_TEST(l.last_seq() == 4u);
+    BOOST_TEST(l.rewind() == 0u);
+    BOOST_TEST(drain(l).empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_buffer_stops_at_its_bounds_and_acknowledged_completion_waits_for_the_ack)
+{
+    acknowledged_sends cfg;
+    cfg.enabled = true;
+    cfg.max_messages = 10;
+    cfg.max_bytes = 10;
+    cfg.completion = send_completion::acknowledged;
+    outbound_ledger l(cfg);
+    std::vector<finished_send> done;
+    std::array<probe, 3> p;
+    outgoing a = send_of("{\"a\":1}", &p[0]);  // 7 bytes
+    BOOST_TEST(l.keep(a));
+    BOOST_TEST(l.room_bytes() == 3u);
+    BOOST_TEST(!l.full());
+    outgoing b = send_of("{\"b\":2}", &p[1]);
+    BOOST_TEST(l.keep(b));  // the ledger keeps what the writer hands it; the writer asks for room first
+    BOOST_TEST(l.full());
+    BOOST_TEST(l.bytes() == 14u);
+    drain(l);
+    l.written_through(3, done);
+    run(done);
+    BOOST_TEST(!p[0].result.has_value());  // written, not acknowledged
+    l.acknowledge({1, std::nullopt}, done);
+    run(done);
+    BOOST_TEST((p[0].result && !*p[0].result));
+    BOOST_TEST(!p[1].result.has_value());
+    BOOST_TEST(!l.full());
+    // The client finishes: what is kept fails.
+    l.fail_all(tether::error::client_closed, done);
+    run(done);
+    BOOST_TEST((p[1].result && *p[1].result == tether::error::client_closed));
+    BOOST_TEST(l.size() == 0u);
+    BOOST_TEST(l.bytes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(per_message_acknowledgements_release_by_id_in_any_order)
+{
+    acknowledged_sends cfg;
+    cfg.enabled = true;
+    cfg.style = ack_style::per_message;
+    cfg.completion = send_completion::acknowledged;
+    outbound_ledger l(cfg);
+    std::vector<finished_send> done;
+    std::array<probe, 3> p;
+    const char* payloads[] = {R"({"id":"a"})", R"({"id":"b","x":{"id":"no"}})", R"({"id":"c"})"};
+    for (int i = 0; i < 3; ++i) {
+        outgoing o = send_of(payloads[i], &p[i]);
+        BOOST_TEST(l.keep(o));
+    }
+    outgoing anonymous = send_of(R"({"x":1})");
+    BOOST_TEST(!l.keep(anonymous));  // refused: nothing to be acknowledged by
+    BOOST_TEST(anonymous.payload == R"({"x":1})");
+    BOOST_TEST(drain(l) == (seqs{1, 2, 3}));
+    // b first: completed, but a still holds the front.
+    BOOST_TEST(l.acknowledge({std::nullopt, "b"}, done) == 0u);
+    run(done);
+    BOOST_TEST(p[1].result.has_value());
+    BOOST_TEST(!p[0].result.has_value());
+    // After a reconnect b is not sent again.
+    l.rewind();
+    BOOST_TEST(drain(l) == (seqs{1, 3}));
+    BOOST_TEST(l.acknowledge({std::nullopt, "a"}, done) == 2u);  // a, and b behind it
+    BOOST_TEST(l.acknowledge({std::nullopt, "zzz"}, done) == 0u);
+    run(done);
+    BOOST_TEST(p[0].result.has_value());
+    BOOST_TEST(l.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_cursor_delivers_each_position_once_and_reports_gaps)
+{
+    resumable_receives cfg;
+    cfg.enabled = true;
+    cfg.ack_every = 3;
+    inbound_cursor c(cfg);
+    struct row {
+        std::uint64_t position;
+        admission verdict;
+        std::uint64_t last;
+        bool ack_now;
+    };
+    const row rows[] = {
+        {1, admission::next, 1, false},      {2, admission::next, 2, false},      {2, admission::duplicate, 2, false},
+        {1, admission::duplicate, 2, false}, {3, admission::next, 3, true},       {7, admission::gap, 7, true},
+        {8, admission::next, 8, true},
+    };
+    for (const row& r : rows) {
+        BOOST_TEST_CONTEXT("position " << r.position)
+        {
+            BOOST_TEST((c.admit(r.position) == r.verdict));
+            BOOST_TEST(c.last() == r.last);
+            BOOST_TEST(c.ack_due_now() == r.ack_now);
+        }
+    }
+    BOOST_TEST(c.ack_waiting());
+    BOOST_TEST(c.take_ack() == std::optional<std::uint64_t>(8));
+    BOOST_TEST(!c.ack_waiting());
+    BOOST_TEST(!c.take_ack().has_value());  // no news
+    c.admit(9);
+    BOOST_TEST(c.ack_waiting());
+    BOOST_TEST(!c.ack_due_now());
+    c.offered();  // a new upgrade offered 9: acknowledged
+    BOOST_TEST(!c.ack_waiting());
+}
+
+BOOST_AUTO_TEST_CASE(the_cursor_starts_after_a_position_kept_by_the_application_and_may_not_ack)
+{
+    resumable_receives cfg;
+    cfg.enabled = true;
+    cfg.start_after = 41;
+    cfg.send_acks = false;
+    inbound_cursor c(cfg);
+    BOOST_TEST((c.admit(41) == admission::duplicate));
+    BOOST_TEST((c.admit(42) == admission::next));
+    BOOST_TEST(!c.ack_waiting());
+    BOOST_TEST(!c.take_ack().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(the_upgrade_offers_the_last_position)
+{
+    struct row {
+        std::string header, query;
+        std::uint64_t last;
+        std::string target;
+        std::string expected_target;
+        std::optional<std::string> header_value;
+    };
+    const row rows[] = {
+        {"Last-Event-ID", "", 0, "/s?x=1", "/s?x=1", std::nullopt},  // nothing delivered: nothing offered
+        {"Last-Event-ID", "", 5, "/s?x=1", "/s?x=1", "5"},
+        {"", "last_seq", 5, "/s", "/s?last_seq=5", std::nullopt},
+        {"", "last seq", 5, "/s?a=b", "/s?a=b&last%20seq=5", std::nullopt},
+        {"X-Resume", "from", 18446744073709551615ull, "/", "/?from=18446744073709551615", "18446744073709551615"},
+    };
+    for (const row& r : rows) {
+        resumable_receives cfg;
+        cfg.enabled = true;
+        cfg.resume_header = r.header;
+        cfg.resume_query = r.query;
+        const resume_offer o = offer_for(cfg, r.last, r.target);
+        BOOST_TEST(o.target == r.expected_target);
+        BOOST_TEST(o.header_field.has_value() == r.header_value.has_value());
+        if (o.header_field) {
+            BOOST_TEST(o.header_field->name == r.header);
+            BOOST_TEST(o.header_field->value == *r.header_value);
+        }
+    }
+    BOOST_TEST(default_ack(64) == R"({"type":"ack","seq":64})");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
