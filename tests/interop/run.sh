@@ -7,6 +7,8 @@
 # The library is driven by INTEROP_CLIENT (one scenario per run, its own checks printed indented),
 # the CLI by TETHER_CAT ('none' skips those checks). The peer reports what it sees as JSON lines on
 # a pipe; the checks block on that pipe and on the programs' exits, each bounded, never on sleeps.
+# With the python peer, tether's resume mode also runs against resume_peer.py, a peer of the resume
+# convention that aborts a connection and refuses an upgrade with 503 on the way (resume_scenario).
 # The last line is "N passed, M failed". Exits 77 (skipped) when the peer cannot run here.
 set -u
 
@@ -62,8 +64,10 @@ esac
 work=$(mktemp -d)
 peer_pid=
 cat_pid=
+resume_pid=
 cleanup() {
     [ -n "$cat_pid" ] && kill "$cat_pid" 2> /dev/null
+    [ -n "$resume_pid" ] && kill "$resume_pid" 2> /dev/null && wait "$resume_pid" 2> /dev/null
     [ -n "$peer_pid" ] && kill "$peer_pid" 2> /dev/null && wait "$peer_pid" 2> /dev/null
     rm -rf "$work"
 }
@@ -153,6 +157,72 @@ lib "receives 5 pushed messages in order, then an echo" "$base/push/5/lib" push 
 peer_until '"ev":"end","path":"/push/5/lib"'
 [[ $seen == *'"ev":"end","path":"/push/5/lib","count":1,'*'"code":1000'* ]]
 check $? "library: the peer saw one message after its pushes, then close 1000"
+
+# --- the library's resume mode against resume_peer.py: nothing lost across reconnects -------------
+# The peer (its own process: one session, its own faults) publishes N events and accepts N client
+# messages; it aborts the connection once, answers the next upgrade with 503, and reports one
+# "done" line of counts when both directions are complete, or when its time bound passes.
+resume_scenario() { # N
+    local n=$1 rport line report= rc peer_rc verdict
+    mkfifo "$work/resume_out"
+    "$python" -u "$here/resume_peer.py" "$n" --seconds 45 > "$work/resume_out" 2> "$work/resume_err" &
+    resume_pid=$!
+    exec 8< "$work/resume_out"
+    if ! read -r -t 15 -u 8 rport || ! [[ $rport =~ ^[0-9]+$ ]]; then
+        fail "resume: the peer did not start: $(cat "$work/resume_err")"
+        exec 8<&-
+        return
+    fi
+    timeout 50 "$client_bin" resume "ws://127.0.0.1:$rport/resume?session=interop" "$n" > "$work/client_out" 2>&1
+    rc=$?
+    sed 's/^/    | /' "$work/client_out"
+    [ "$rc" -eq 0 ] && pass "library: resume: $n messages each way, acknowledged, across an abort and a 503" ||
+        fail "library: resume: interop_client exited $rc"
+    # A client that succeeded has had its last ack: the peer reports within a few seconds. One that
+    # failed may leave the peer waiting: it is given the same few seconds, then stopped.
+    while read -r -t 10 -u 8 line; do
+        printf '%s\n' "$line" >> "$work/resume_events"
+        if [[ $line == *'"ev":"done"'* ]]; then
+            report=$line
+            break
+        fi
+    done
+    exec 8<&-
+    [ -n "$report" ] || kill "$resume_pid" 2> /dev/null
+    wait "$resume_pid"
+    peer_rc=$?
+    resume_pid=
+    if [ -z "$report" ]; then
+        fail "resume: the peer did not report; its events: $(paste -sd ' ' "$work/resume_events" 2> /dev/null); stderr: $(cat "$work/resume_err")"
+        return
+    fi
+    echo "    peer: $report"
+    [ "$peer_rc" -eq 0 ] && pass "resume: the peer saw no violation (exit 0)" || fail "resume: the peer exited $peer_rc"
+    verdict=$("$python" - "$n" "$report" << 'PY'
+import json, sys
+n, r = int(sys.argv[1]), json.loads(sys.argv[2])
+checks = {
+    "client messages 1..N accepted exactly once, in order": r["accepted"] == n and r["gaps"] == 0
+        and r["malformed"] == 0 and not r["violations"],
+    "server events 1..N all acknowledged by the client": r["published"] == n and r["client_acked"] == n,
+    "an abort, a 503 and >= 3 connection attempts": r["aborted"] >= 1 and r["rejected_503"] >= 1
+        and r["connections"] >= 3,
+}
+for what, ok in checks.items():
+    print(("ok " if ok else "FAIL ") + what)
+PY
+)
+    [ -n "$verdict" ] || fail "resume: the peer's report does not parse: $report"
+    while read -r line; do
+        case $line in
+        "ok "*) pass "resume: ${line#ok }" ;;
+        *) fail "resume: ${line#FAIL }: $report" ;;
+        esac
+    done <<< "$verdict"
+}
+if [ "$peer" = python ]; then
+    resume_scenario 300
+fi
 
 # --- the CLI: tether-cat ---------------------------------------------------------------------------
 cat_events() { grep -F "\"event\":\"$1\"" < "$work/err"; }
