@@ -83,6 +83,9 @@ link::link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::str
 
 void link::close()
 {
+    // The server learns the last position delivered before the close (a later upgrade would
+    // offer it anyway).
+    if (state_.resume && state_.resume->ack_waiting()) state_.ack_requested = true;
     state_.send_close_after_queue();
     state_.inbound.release_reader();  // a paused reader must read the server's answer
 }

@@ -15,9 +15,18 @@
 // client offers permessage-deflate and the server accepts it: every message both ways is
 // compressed, and the run fails unless every connection offered it.
 //
-//   fault_soak [--seconds N] [--seed S] [--strict] [--deflate]   exit status 0 when every check passed
+// With --resume the client runs with acknowledged sends and resumable receives (the README's
+// convention, `resume_config::sequenced()`) against the testing kit's resume_server, which also
+// publishes a stream of its own to the client, and the faults include server restarts. Then
+// nothing may be lost or delivered twice, in either direction, across connections: the server's
+// application must see every message the client sent, once, in order; the client's application
+// every message the server published, once, in order; and every send must complete without error.
+//
+//   fault_soak [--seconds N] [--seed S] [--strict] [--deflate] [--resume]
+//   exit status 0 when every check passed
 #include <tether/client.hpp>
 #include <tether/testing/fault_proxy.hpp>
+#include <tether/testing/resume_server.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -192,11 +201,12 @@ enum fault_kind {
     silent_accept,
     unreachable,
     refused,
+    restart,  // --resume: the server itself stops (dropping its connections) and starts again
     fault_kinds
 };
 constexpr std::array<const char*, fault_kinds> fault_names{"latency", "bandwidth",   "blackhole",  "reset",
                                                            "fin",     "slicer",      "limit_data", "stall",
-                                                           "silent",  "unreachable", "refused"};
+                                                           "silent",  "unreachable", "refused",    "restart"};
 
 struct options {
     int seconds = 20;
@@ -204,6 +214,7 @@ struct options {
     bool seeded = false;
     bool strict = false;   // also fail on late deliveries from abandoned links
     bool deflate = false;  // permessage-deflate offered and accepted
+    bool resume = false;   // acknowledged sends and resumable receives, against the resume_server
 };
 
 options parse(int argc, char** argv)
@@ -217,16 +228,33 @@ options parse(int argc, char** argv)
             o.strict = true;
         else if (a == "--deflate")
             o.deflate = true;
+        else if (a == "--resume")
+            o.resume = true;
         else if (a == "--seed" && i + 1 < argc)
             o.seed = std::strtoull(argv[++i], nullptr, 10), o.seeded = true;
         else {
-            std::cerr << "usage: fault_soak [--seconds N] [--seed S] [--strict] [--deflate]\n";
+            std::cerr << "usage: fault_soak [--seconds N] [--seed S] [--strict] [--deflate] [--resume]\n";
             std::exit(2);
         }
     }
     if (!o.seeded) o.seed = std::random_device{}() ^ (std::uint64_t(std::random_device{}()) << 32);
     return o;
 }
+
+// --resume: what each side's application saw of the other's stream. Every message must arrive
+// once, in order, across connections: each one checks it is the one after the last.
+struct stream_record {
+    std::uint64_t next = 0;        // the number expected next
+    std::uint64_t delivered = 0;   // messages the application received
+    std::uint64_t misordered = 0;  // a number other than the next: lost, repeated or reordered
+
+    void record(std::uint64_t n)
+    {
+        ++delivered;
+        if (n != next) ++misordered;
+        next = n + 1;
+    }
+};
 
 // One send's fate: 0 = not completed, 1 = written, 2 = failed; and the connection it completed on.
 struct send_record {
@@ -244,7 +272,9 @@ int main(int argc, char** argv)
 
     // Sends are paced so that the bookkeeping, allocated here up front, bounds the run.
     constexpr std::size_t rate = 2000;  // messages per second at most
-    constexpr std::size_t window = 32;  // sends in flight at most
+    // Sends in flight at most; with --resume a send is in flight until acknowledged, which takes
+    // up to the server's ack delay (50 ms): a wider window keeps the pace.
+    const std::size_t window = opt.resume ? 256 : 32;
     const std::size_t capacity = rate * (std::size_t(opt.seconds) + 10);
 
     asio::io_context ioc;
@@ -275,12 +305,36 @@ int main(int argc, char** argv)
     };
 
     auto acceptor = std::make_unique<tcp::acceptor>(ioc, tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
-    asio::co_spawn(ioc, accept_loop(*acceptor, rec), asio::detached);
-    auto proxy = std::make_unique<fault_proxy>(ioc.get_executor(), acceptor->local_endpoint().port());
+    // --resume: the testing kit's server, which speaks the resume convention, in place of the plain one.
+    std::unique_ptr<tether::testing::resume_server> kit;
+    stream_record upstream, downstream;  // client to server's application; server to client's
+    std::uint64_t published = 0;
+    tether::client_stats resume_stats{};                 // the client's, at the end
+    tether::testing::resume_session_stats kit_stats{};  // the server's, at the end
+    if (opt.resume) {
+        tether::testing::resume_server_options kit_options;
+        kit_options.listen.permessage_deflate = opt.deflate;
+        kit = std::make_unique<tether::testing::resume_server>(ioc.get_executor(), kit_options);
+        kit->on_message([&](std::string_view, const boost::json::object& m) {
+            const std::uint64_t n = m.at("n").to_number<std::uint64_t>();
+            if (n < rec.seen.size()) rec.seen[n] = true;
+            upstream.record(n);
+        });
+        acceptor->close();
+    } else {
+        asio::co_spawn(ioc, accept_loop(*acceptor, rec), asio::detached);
+    }
+    auto proxy = std::make_unique<fault_proxy>(ioc.get_executor(),
+                                               kit ? kit->port() : acceptor->local_endpoint().port());
     proxy->set_seed(opt.seed);
 
     tether::client_config cfg;
-    cfg.url = proxy->url("/soak");
+    cfg.url = proxy->url(kit ? "/?session=soak" : "/soak");
+    if (opt.resume) {
+        cfg.resume = tether::resume_config::sequenced();
+        // A send completes when the server acknowledged it: the window is what is unacknowledged.
+        cfg.resume.sends.completion = tether::send_completion::acknowledged;
+    }
     cfg.connect_timeout = 300ms;
     cfg.handshake_timeout = 300ms;
     cfg.ping_interval = 100ms;
@@ -295,6 +349,7 @@ int main(int argc, char** argv)
     std::uint64_t acks = 0;
     cb.on_message = [&](const boost::json::value& v) {
         if (v.at("type") == "ack") ++acks;
+        if (v.at("type") == "event") downstream.record(v.at("seq").to_number<std::uint64_t>() - 1);
     };
     cb.on_reconnecting = [&](const tether::reconnect_event& e) {
         ++reconnects;
@@ -332,11 +387,23 @@ int main(int argc, char** argv)
         }
     };
 
+    // --resume: the server's own stream to the client, at the same pace, connected or not.
+    auto publisher = [&]() -> asio::awaitable<void> {
+        while (sending) {
+            const auto elapsed = clock_type::now() - start;
+            const auto allowed = std::uint64_t(std::chrono::duration<double>(elapsed).count() * rate) + 1;
+            while (published < allowed && published < capacity)
+                kit->publish("soak", {{"type", "event"}, {"n", published++}});
+            co_await pause(5ms);
+        }
+    };
+
     // The chaos: one fault at a time, each for a random while, then a clean link again.
     auto chaos = [&]() -> asio::awaitable<void> {
         while (clock_type::now() < end_of_faults) {
             co_await pause(milliseconds(uniform(50, 400)));
-            const auto kind = static_cast<fault_kind>(uniform(0, fault_kinds - 1));
+            // A restart only with the resume server (plain runs keep their seeds' sequences).
+            const auto kind = static_cast<fault_kind>(uniform(0, opt.resume ? fault_kinds - 1 : fault_kinds - 2));
             ++injected[kind];
             const milliseconds lasting(uniform(100, 1200));
             const auto d = uniform(0, 1) ? direction::upstream : direction::downstream;
@@ -358,11 +425,15 @@ int main(int argc, char** argv)
             case silent_accept: proxy->set_accept_mode(accept_mode::silent); break;
             case unreachable: proxy->set_accept_mode(accept_mode::unreachable); break;
             case refused: proxy->stop(); break;
+            case restart:
+                if (kit) kit->stop();
+                break;
             case fault_kinds: break;
             }
             if (kind != reset && kind != fin) co_await pause(lasting);
             proxy->clear_faults();
             proxy->start();
+            if (kit && kind == restart) kit->start();
             // A blackhole swallowed bytes that TCP had acknowledged: its links are dead for good.
             if (kind == blackhole) proxy->reset_connections();
         }
@@ -391,6 +462,7 @@ int main(int argc, char** argv)
         [&]() -> asio::awaitable<void> {
             c->async_run([](error_code) {});
             asio::co_spawn(ioc, sender(), asio::detached);
+            if (kit) asio::co_spawn(ioc, publisher(), asio::detached);
             asio::co_spawn(ioc, sampler(), asio::detached);
             co_await chaos();
 
@@ -401,6 +473,11 @@ int main(int argc, char** argv)
             co_await pause(300ms);
             sending = false;
             window_signal.cancel();
+            if (kit) {
+                // Nothing lost: every send acknowledged, every publication delivered, before the close.
+                while ((in_flight > 0 || downstream.delivered < published) && clock_type::now() - calm < 10s)
+                    co_await pause(5ms);
+            }
             rss_end = rss_kib();
             auto [ec] = co_await c->async_close(nothrow);
             if (ec) fail("async_close: " + ec.message());
@@ -408,9 +485,12 @@ int main(int argc, char** argv)
             if (in_flight > 0) fail(std::to_string(in_flight) + " sends never completed");
             finished = true;
 
+            resume_stats = c->stats();
+            if (kit) kit_stats = kit->stats("soak");
             c.reset();
             proxy.reset();
             acceptor->close();
+            kit.reset();
             while (rec.live > 0 && clock_type::now() - calm < 10s) co_await pause(5ms);
         },
         [&](std::exception_ptr e) {
@@ -455,7 +535,21 @@ int main(int argc, char** argv)
     if (unfinished > 0) fail(std::to_string(unfinished) + " sends never completed");
     // Thousands of messages reached the server: some of its acks must have come back.
     if (rec.received >= 1000 && acks == 0) fail("no ack from the server reached the client");
-    if (opt.deflate && rec.offered_deflate != rec.connections)
+    if (opt.resume) {
+        // Nothing lost, nothing twice, order kept across connections, both ways; no send failed.
+        if (upstream.delivered != next)
+            fail("client to server: " + std::to_string(next) + " sent, " + std::to_string(upstream.delivered) +
+                 " delivered to the server's application");
+        if (upstream.misordered > 0)
+            fail("client to server: " + std::to_string(upstream.misordered) + " messages out of sequence");
+        if (downstream.delivered != published)
+            fail("server to client: " + std::to_string(published) + " published, " +
+                 std::to_string(downstream.delivered) + " delivered to the client's application");
+        if (downstream.misordered > 0)
+            fail("server to client: " + std::to_string(downstream.misordered) + " messages out of sequence");
+        if (written != next) fail(std::to_string(next - written) + " sends failed");
+    }
+    if (opt.deflate && !opt.resume && rec.offered_deflate != rec.connections)
         fail(std::to_string(rec.connections - rec.offered_deflate) + " of " + std::to_string(rec.connections) +
              " connections did not offer permessage-deflate");
 
@@ -488,6 +582,18 @@ int main(int argc, char** argv)
     first = true;
     for (auto& [k, n] : failures) std::cout << (first ? "" : ", ") << k << ' ' << n, first = false;
     std::cout << ")\n";
+    if (opt.resume) {
+        const auto s = resume_stats;
+        std::cout << "  resume: client to server " << next << " sent, " << upstream.delivered << " delivered, "
+                  << (next - upstream.delivered) << " lost, " << upstream.misordered << " out of sequence; "
+                  << "server to client " << published << " published, " << downstream.delivered << " delivered, "
+                  << (published - downstream.delivered) << " lost, " << downstream.misordered
+                  << " out of sequence\n";
+        std::cout << "  resume: " << s.messages_resent << " resent by the client, " << s.duplicates_dropped
+                  << " duplicates dropped by the client, " << kit_stats.duplicates
+                  << " dropped by the server, " << kit_stats.replayed << " replayed by the server, "
+                  << s.acks_sent << " acks sent by the client, " << s.gaps << " gaps\n";
+    }
     std::cout << "  order: " << rec.duplicates << " duplicates, " << rec.reordered << " reordered on a connection, "
               << rec.late << " late from an abandoned link" << (opt.strict ? "" : " (reported; --strict fails on them)")
               << "\n";

@@ -9,6 +9,10 @@
 //   4001   URL /close/4001...: the seed policy (delay 10 ms) retries 3 times after 10, 20, 30 ms,
 //          then async_run ends with error::session_not_found.
 //   4003   URL /close/4003...: no retry; async_run ends with error::unauthorized.
+//   resume URL ?session=...: acknowledged sends and resumable receives (resume_config::sequenced())
+//          against resume_peer.py, which aborts one connection and refuses one upgrade with 503:
+//          send N messages, each completing when acknowledged, and receive the peer's N events,
+//          positions 1..N once each and in order; close (which acknowledges the last).
 // Prints "ok: ..." or "FAIL: ..." per check, then a summary line; exits 0 when every check passed.
 #include <tether/client.hpp>
 #include <tether/disconnect.hpp>
@@ -254,12 +258,55 @@ asio::awaitable<void> scenario_close(tether::client& c, recorder& r, checks& che
     check(connect_ec == want, "async_connect afterwards reports the same final error (" + connect_ec.message() + ")");
 }
 
+asio::awaitable<void> scenario_resume(tether::client& c, recorder& r, checks& check, int n)
+{
+    c.async_run([](tether::error_code) {});
+    int acknowledged = 0, failed = 0;
+    std::string first_failure;
+    for (int i = 1; i <= n; ++i)
+        c.async_send(json::value{{"type", "msg"}, {"n", i}}, [&](tether::error_code ec) {
+            if (!ec) return void(++acknowledged);
+            if (failed++ == 0) first_failure = ec.message();
+        });
+    bool in_order = true;
+    std::string mismatch;
+    for (int i = 1; i <= n; ++i) {
+        auto got = co_await receive(c, r, check, "event " + std::to_string(i));
+        if (!got) co_return;
+        const auto* seq = got->is_object() ? got->as_object().if_contains("seq") : nullptr;
+        if (in_order && (!seq || *seq != i)) {
+            in_order = false;
+            mismatch = "event " + std::to_string(i) + " is " + json::serialize(*got);
+        }
+    }
+    check(in_order, in_order ? "receives the peer's " + std::to_string(n) + " events, positions 1.." +
+                                   std::to_string(n) + " once each, in order"
+                             : mismatch);
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    for (auto deadline = std::chrono::steady_clock::now() + 10s;
+         acknowledged + failed < n && std::chrono::steady_clock::now() < deadline;) {
+        t.expires_after(5ms);
+        co_await t.async_wait(use_tuple);
+    }
+    check(acknowledged == n && failed == 0, "every send completes acknowledged (" + std::to_string(acknowledged) +
+                                                " of " + std::to_string(n) + ", " + std::to_string(failed) +
+                                                " failed" + (failed ? ": " + first_failure : "") + ")");
+    const auto s = c.stats();
+    check(s.connections >= 2, std::to_string(s.connections) + " connections");
+    std::printf("resume: %llu connections, %llu messages resent, %llu duplicates dropped, %llu gaps, %llu acks sent\n",
+                static_cast<unsigned long long>(s.connections), static_cast<unsigned long long>(s.messages_resent),
+                static_cast<unsigned long long>(s.duplicates_dropped), static_cast<unsigned long long>(s.gaps),
+                static_cast<unsigned long long>(s.acks_sent));
+    check(s.gaps == 0, "no gap in the peer's positions");
+    co_await close(c, check);
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
 {
     if (argc < 3 || argc > 4) {
-        std::fprintf(stderr, "usage: interop_client URL echo|deflate|push|4001|4003 [N]\n");
+        std::fprintf(stderr, "usage: interop_client URL echo|deflate|push|4001|4003|resume [N]\n");
         return 2;
     }
     const std::string url = argv[1];
@@ -267,7 +314,8 @@ int main(int argc, char** argv)
     const int n = argc == 4 ? std::atoi(argv[3]) : 5;
     // deflate: echo with permessage-deflate offered, and messages of 16 KiB that compress well.
     const bool deflate = scenario == "deflate";
-    if (scenario != "echo" && !deflate && scenario != "push" && scenario != "4001" && scenario != "4003") {
+    const bool resume = scenario == "resume";
+    if (scenario != "echo" && !deflate && scenario != "push" && scenario != "4001" && scenario != "4003" && !resume) {
         std::fprintf(stderr, "interop_client: unknown scenario '%s'\n", scenario.c_str());
         return 2;
     }
@@ -294,6 +342,10 @@ int main(int argc, char** argv)
     cfg.close_timeout = 5s;
     cfg.policy = tether::seed_policy{.delay = retry_delay, .jitter = 0};  // the schedule is checked
     cfg.permessage_deflate = deflate;
+    if (resume) {
+        cfg.resume = tether::resume_config::sequenced();
+        cfg.resume.sends.completion = tether::send_completion::acknowledged;
+    }
 
     std::optional<tether::client> c;
     try {
@@ -308,6 +360,8 @@ int main(int argc, char** argv)
         body = [&]() { return scenario_echo(*c, r, check, n, deflate ? 16 * 1024 : 0); };
     else if (scenario == "push")
         body = [&]() { return scenario_push(*c, r, check, n); };
+    else if (resume)
+        body = [&]() { return scenario_resume(*c, r, check, n); };
     else
         body = [&]() { return scenario_close(*c, r, check, static_cast<std::uint16_t>(std::stoi(scenario))); };
 

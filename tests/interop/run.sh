@@ -173,7 +173,7 @@ resume_scenario() { # N
         exec 8<&-
         return
     fi
-    timeout 50 "$client_bin" resume "ws://127.0.0.1:$rport/resume?session=interop" "$n" > "$work/client_out" 2>&1
+    timeout 50 "$client_bin" "ws://127.0.0.1:$rport/resume?session=interop" resume "$n" > "$work/client_out" 2>&1
     rc=$?
     sed 's/^/    | /' "$work/client_out"
     [ "$rc" -eq 0 ] && pass "library: resume: $n messages each way, acknowledged, across an abort and a 503" ||
