@@ -126,6 +126,7 @@ result tether_receive_some(const case_params& p);          // co_await async_rec
 result tether_receive_raw_callback(const case_params& p);  // binary frames: on_raw_message
 result tether_receive_raw_await(const case_params& p);     // binary frames: co_await async_receive_raw()
 result tether_send_pipelined(const case_params& p);
+result tether_send_acked_pipelined(const case_params& p);
 result tether_send_await(const case_params& p);
 result tether_send_binary_pipelined(const case_params& p);  // async_send(message{binary, ...})
 result tether_send_binary_await(const case_params& p);

@@ -7,6 +7,10 @@
 //   /sink          counts the client's messages, text or binary, without unmasking them; a text
 //                  frame shorter than 16 bytes
 //                  (bench::sink_marker) is answered with {"type":"result","subtype":"sink","count":N};
+//                  /sink?ack=K also acknowledges, as tether's resume convention asks, with
+//                  {"type":"ack","seq":N} after every K messages (N counts them: the client stamps
+//                  1, 2, 3...), and finds the marker in short text frames by their content, since
+//                  the client stamps it too
 //                  it reads once 256 KiB have come (SO_RCVLOWAT), and at least every 2 ms while
 //                  anything has, so that the client's writes seldom have to wake it
 //   /echo          unmasks each text frame and sends it back
@@ -160,6 +164,7 @@ struct connection {
     bool stop = false;        // the reader is done (recv: stop writing; sink: stop ticking)
     bool blackholed = false;  // idle: stop answering
     bool nudged = false;      // sink: the low watermark is down to 1 byte until the next read
+    std::uint64_t ack_every = 0;  // sink: acknowledge every this many messages (0: never)
     std::uint64_t reads = 0;  // sink: reads completed, for the ticker
     input in;
 };
@@ -238,6 +243,7 @@ struct server {
                   : target.starts_with("/sink") ? mode::sink
                   : target.starts_with("/echo") ? mode::echo
                                                 : mode::idle;
+        if (c->kind == mode::sink) c->ack_every = query_number(target, "ack", 0);
         // A sink's read takes a whole batch and what came meanwhile, in one call.
         c->in.buf.resize(c->kind == mode::idle || c->kind == mode::recv ? 4096
                          : c->kind == mode::sink                        ? 4 * sink_batch
@@ -355,8 +361,15 @@ struct server {
                     if (c->kind == mode::sink) {
                         // Messages, not frames: raw Beast fragments large messages by default.
                         if (!f.fin) break;
-                        if (f.opcode != 0x1 || f.length >= 16) {
+                        bool marker = f.opcode == 0x1 && f.length < 16;
+                        if (c->ack_every != 0 && f.opcode == 0x1 && f.length < 48) {
+                            f.unmask_into(payload);  // stamped: {"seq":N,"end":1}
+                            marker = payload.find(R"("end":1)") != std::string::npos;
+                        }
+                        if (!marker) {
                             ++count;
+                            if (c->ack_every != 0 && count % c->ack_every == 0)
+                                append_frame(out, 0x1, R"({"type":"ack","seq":)" + std::to_string(count) + "}");
                         } else {
                             append_frame(out, 0x1,
                                          R"({"type":"result","subtype":"sink","count":)" + std::to_string(count) + "}");

@@ -184,7 +184,9 @@ std::vector<std::string> payloads_for(const case_params& p, tether::message_kind
     return kind == tether::message_kind::binary ? binary_messages(p.size) : session_messages(p.size);
 }
 
-result send_pipelined(const case_params& p, tether::message_kind kind)
+// `acked`: acknowledged sends (resume_config::sends, completion on write) against a sink that
+// acknowledges every 64 messages: what keeping each message until its acknowledgement costs.
+result send_pipelined(const case_params& p, tether::message_kind kind, bool acked = false)
 {
     // Sends waiting in the client's queue (capacity 1024): up to 128, and at most 4 MiB of them, as
     // an application bounds the memory it has in flight.
@@ -208,7 +210,9 @@ result send_pipelined(const case_params& p, tether::message_kind kind)
             r.error = "the sink counted " + std::to_string(r.messages) + " of " + std::to_string(issued);
         c->async_close([](tether::error_code) {});
     };
-    c = std::make_unique<tether::client>(ioc.get_executor(), config_for(p, "/sink"), std::move(cb));
+    auto cfg = config_for(p, acked ? "/sink?ack=64" : "/sink");
+    cfg.resume.sends.enabled = acked;
+    c = std::make_unique<tether::client>(ioc.get_executor(), std::move(cfg), std::move(cb));
 
     std::function<void()> issue = [&] {
         // A fresh payload, as an application's is; text goes as async_send(std::string) does.
@@ -283,6 +287,11 @@ result send_await(const case_params& p, tether::message_kind kind)
 result tether_send_pipelined(const case_params& p)
 {
     return send_pipelined(p, tether::message_kind::text);
+}
+
+result tether_send_acked_pipelined(const case_params& p)
+{
+    return send_pipelined(p, tether::message_kind::text, true);
 }
 
 result tether_send_await(const case_params& p)

@@ -72,10 +72,15 @@ void outbound_ledger::advance() noexcept
 
 std::size_t outbound_ledger::written_through(std::uint64_t upto, std::vector<finished_send>& done)
 {
+    // Writes go in sequence order, so every message before `never_written_` has been written: only
+    // those after it can be written for the first time. (Walking from the front instead would
+    // visit every unacknowledged message on every write.)
     std::size_t first = 0;
+    const std::uint64_t from = never_written_;
+    if (upto > never_written_) never_written_ = upto;
     if (kept_.empty()) return first;
     const std::uint64_t front = kept_.front().seq;
-    for (std::uint64_t seq = front; seq < upto && seq - front < kept_.size(); ++seq) {
+    for (std::uint64_t seq = std::max(front, from); seq < upto && seq - front < kept_.size(); ++seq) {
         retained& r = kept_.at(seq - front);
         if (r.written) continue;
         r.written = true;

@@ -89,7 +89,8 @@ private:
     fifo<retained> kept_;     // in sequence order, contiguous: kept_.at(i).seq == front seq + i
     std::size_t bytes_ = 0;   // payload bytes kept
     std::uint64_t next_seq_ = 1;
-    std::uint64_t next_write_ = 1;  // the first sequence number this link has not written
+    std::uint64_t next_write_ = 1;     // the first sequence number this link has not written
+    std::uint64_t never_written_ = 1;  // every message before it has been written at least once
     std::uint64_t resent_ = 0;
 };
 
