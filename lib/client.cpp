@@ -47,7 +47,7 @@ public:
           events_(std::move(cb)), sends_(strand_, cfg_.send_queue_capacity),
           inbound_(std::make_shared<delivery>(ex_, strand_, cfg_, events_, stats_, sends_)),
           resume_(cfg_.resume.sends.enabled || cfg_.resume.receives.enabled
-                      ? std::make_unique<resume_state>(cfg_.resume, ex_, events_, stats_, *inbound_)
+                      ? std::make_unique<resume_state>(cfg_.resume, ex_, events_, stats_, sends_, *inbound_)
                       : nullptr),
           supervisor_(ex_, strand_, cfg_, events_, stats_, sends_, *inbound_, resume_.get())
     {
@@ -112,11 +112,6 @@ void client::start_connect(asio::any_completion_handler<void(error_code)> h)
 
 void client::start_send(message m, asio::any_completion_handler<void(error_code)> h)
 {
-    if (impl_->resume_) {
-        // A full buffer of unacknowledged messages refuses at once when configured to.
-        if (const error_code refused = impl_->resume_->refusal(m.payload.size(), impl_->sends_.size()))
-            return post_completion(impl_->ex_, std::move(h), refused);
-    }
     outgoing item{.kind = m.kind, .payload = std::move(m.payload), .handler = std::move(h), .request_id = 0};
     if (const error_code refused = impl_->sends_.push(item))
         post_completion(impl_->ex_, std::move(item.handler), refused);

@@ -88,6 +88,7 @@ void client_config::validate() const
                     std::none_of(out.stamp_field.begin(), out.stamp_field.end(),
                                  [](unsigned char c) { return c < 0x20; }),
                 "resume.sends.stamp_field", "must not contain quotes, backslashes or control characters");
+        require(out.stamp_field.size() <= 64, "resume.sends.stamp_field", "must be at most 64 characters long");
         require(out.style != ack_style::cumulative || !out.stamp_field.empty(), "resume.sends.stamp_field",
                 "cumulative acknowledgements count stamped sequence numbers: it must not be empty");
         require(out.max_messages > 0, "resume.sends.max_messages", "must be positive");

@@ -30,6 +30,7 @@ public:
     T& back() noexcept { return at(size_ - 1); }
     /// The i-th element from the front.
     T& at(std::size_t i) noexcept { return slots_[(head_ + i) & (capacity_ - 1)]; }
+    const T& at(std::size_t i) const noexcept { return slots_[(head_ + i) & (capacity_ - 1)]; }
 
     template <class... Args>
     T& emplace_back(Args&&... args)

@@ -15,12 +15,33 @@ error_code send_queue::push(outgoing& item)
         std::lock_guard lock(mutex_);
         if (refused_) return refused_;
         if (queue_.size() >= capacity_) return error::send_queue_full;
+        if (retention_) {
+            retention& r = *retention_;
+            if (r.messages > 0 && (r.messages >= r.max_messages || r.bytes + item.payload.size() > r.max_bytes))
+                return error::retained_buffer_full;
+            ++r.messages;
+            r.bytes += item.payload.size();
+        }
         queue_.push_back(std::move(item));
         if (writer_wants_messages_) writer_.swap(writer);
     }
     // The one post per batch: only the push that finds the writer parked pays it.
     if (writer) post_completion(ex_, std::move(writer), error_code{});
     return {};
+}
+
+void send_queue::bound_retention(std::size_t max_messages, std::size_t max_bytes)
+{
+    std::lock_guard lock(mutex_);
+    retention_.emplace(retention{max_messages, max_bytes});
+}
+
+void send_queue::retention_released(std::size_t messages, std::size_t bytes)
+{
+    std::lock_guard lock(mutex_);
+    if (!retention_) return;
+    retention_->messages -= std::min(messages, retention_->messages);
+    retention_->bytes -= std::min(bytes, retention_->bytes);
 }
 
 void send_queue::refuse(error_code why)
@@ -35,7 +56,12 @@ void send_queue::erase_request(std::uint64_t id)
     // Rebuilt rather than erased in place, which would move-assign handlers (see internal.hpp).
     const std::size_t n = queue_.size();
     for (std::size_t i = 0; i < n; ++i) {
-        if (queue_.front().request_id != id) queue_.push_back(std::move(queue_.front()));
+        if (queue_.front().request_id != id)
+            queue_.push_back(std::move(queue_.front()));
+        else if (retention_ && retention_->messages > 0) {
+            --retention_->messages;
+            retention_->bytes -= std::min(queue_.front().payload.size(), retention_->bytes);
+        }
         queue_.pop_front();
     }
 }
@@ -53,13 +79,14 @@ std::vector<outgoing> send_queue::take_all()
     return all;
 }
 
-void send_queue::take(std::vector<outgoing>& batch, std::size_t max_bytes, std::size_t max_count)
+void send_queue::take(std::vector<outgoing>& batch, std::size_t max_bytes, std::size_t max_count,
+                      bool first_must_fit)
 {
     std::lock_guard lock(mutex_);
     std::size_t bytes = 0;
     for (std::size_t taken = 0; !queue_.empty() && taken < max_count; ++taken) {
         const std::size_t next = queue_.front().payload.size();
-        if (!batch.empty() && bytes + next > max_bytes) break;
+        if ((!batch.empty() || first_must_fit) && bytes + next > max_bytes) break;
         bytes += next;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();

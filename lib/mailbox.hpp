@@ -72,8 +72,17 @@ public:
     // --- any thread -----------------------------------------------------------------------------
 
     /// Queues `item` and wakes the writer if it is parked. When the queue refuses (full, or
-    /// closed), returns why and leaves `item` untouched.
+    /// closed, or the retention bound is reached), returns why and leaves `item` untouched.
     error_code push(outgoing& item);
+
+    /// Acknowledged sends with `when_full::fail`: from now on a push is refused with
+    /// `error::retained_buffer_full` when the messages admitted and not yet released (queued, or
+    /// kept by the ledger) would pass `max_messages` or `max_bytes`; a single message larger than
+    /// `max_bytes` is admitted when nothing else is. Counted under the queue's lock, so the bound is
+    /// exact whatever the threads.
+    void bound_retention(std::size_t max_messages, std::size_t max_bytes);
+    /// Kept messages were acknowledged (or refused): they count no more against the bound.
+    void retention_released(std::size_t messages, std::size_t bytes);
 
     // --- the client, on its strand ----------------------------------------------------------------
 
@@ -86,9 +95,11 @@ public:
 
     // --- the writer, on the strand ----------------------------------------------------------------
 
-    /// Moves messages into `batch`, in order: at least one if any is queued, then more while their
-    /// payloads total at most `max_bytes`, and at most `max_count` of them.
-    void take(std::vector<outgoing>& batch, std::size_t max_bytes, std::size_t max_count = SIZE_MAX);
+    /// Moves messages into `batch`, in order: at least one if any is queued (unless
+    /// `first_must_fit`: only if it fits `max_bytes`), then more while their payloads total at most
+    /// `max_bytes`, and at most `max_count` of them.
+    void take(std::vector<outgoing>& batch, std::size_t max_bytes, std::size_t max_count = SIZE_MAX,
+              bool first_must_fit = false);
     bool empty() const;
     std::size_t size() const;
 
@@ -112,6 +123,11 @@ private:
     mutable spin_lock mutex_;
     fifo<outgoing> queue_;
     error_code refused_;
+    struct retention {
+        std::size_t max_messages, max_bytes;
+        std::size_t messages = 0, bytes = 0;  // admitted and not released
+    };
+    std::optional<retention> retention_;
     void_handler writer_;  // the writer, parked
     bool writer_wants_messages_ = true;
     bool woken_ = false;

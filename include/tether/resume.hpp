@@ -38,7 +38,7 @@ enum class send_completion : std::uint8_t {
 /// What a send meets when the retained buffer is full.
 enum class when_full : std::uint8_t {
     wait,  ///< it waits in the send queue until acknowledgements make room (the queue's own bound still holds)
-    fail,  ///< it fails at once with `error::retained_buffer_full`
+    fail,  ///< it fails at once with `error::retained_buffer_full`: the bounds count the queued sends too
 };
 
 /// Outbound: sent messages are kept until acknowledged, and resent after a reconnect.
@@ -56,7 +56,8 @@ struct acknowledged_sends {
     /// Per-message style: a sent message's id. Empty: its top-level string member "id". A message
     /// without one is refused at its send with `error::unidentified_message`.
     std::function<std::optional<std::string>(const message&)> id_of;
-    /// The retained buffer's bounds: messages sent and not yet acknowledged.
+    /// The retained buffer's bounds: messages sent and not yet acknowledged. A message larger than
+    /// `max_bytes` goes alone, when nothing else is kept.
     std::size_t max_messages = 4096;
     std::size_t max_bytes = 4 * 1024 * 1024;
     when_full on_full = when_full::wait;

@@ -260,7 +260,7 @@ private:
     std::uint64_t kept_end_ = 0;
     std::size_t kept_in_batch_ = 0;
     std::vector<outgoing> refused_;  // taken from the queue, refused by the ledger (no id)
-    std::string stamp_, stamped_;    // the stamp; a stamped payload for the deflater
+    std::string stamped_;            // a stamped payload, for the deflater
     bool close_in_batch_ = false;
     bool parked_ = false;   // waiting for work in the send queue
     bool pending_ = false;  // buffers_ holds the rest of a batch write_now started

@@ -161,7 +161,9 @@ void writer::encode_kept(outbound_ledger& ledger)
         if (!r) {
             // Every kept message is written on this link: new ones, as far as the ledger has room.
             if (bytes >= batch_bytes || ledger.full()) break;
-            st_.sends.take(batch_, std::min(batch_bytes - bytes, ledger.room_bytes()), ledger.room_messages());
+            // Only what fits the ledger's bytes; a message larger than the bound goes alone.
+            st_.sends.take(batch_, std::min(batch_bytes - bytes, ledger.room_bytes()), ledger.room_messages(),
+                           ledger.size() > 0);
             if (batch_.empty()) break;
             for (outgoing& item : batch_)
                 if (!ledger.keep(item)) refused_.push_back(std::move(item));
@@ -170,9 +172,9 @@ void writer::encode_kept(outbound_ledger& ledger)
             if (!refused_.empty()) st_.resume->refused(refused_);
             continue;
         }
-        if (bytes > 0 && bytes + r->payload.size() > batch_bytes) break;
+        if (bytes > 0 && bytes + r->size > batch_bytes) break;
         encode_kept_message(ledger, *r);
-        bytes += r->payload.size();
+        bytes += r->size;
         ++kept_in_batch_;
         ledger.advance();
     }
@@ -182,29 +184,33 @@ void writer::encode_kept(outbound_ledger& ledger)
 void writer::encode_kept_message(const outbound_ledger& ledger, const retained& r)
 {
     const auto op = r.kind == message_kind::binary ? wire::opcode::binary : wire::opcode::text;
-    const auto* payload = reinterpret_cast<const unsigned char*>(r.payload.data());
-    std::size_t at = 0;
-    if (!ledger.stamp_of(r, stamp_, at)) {
-        if (codec_ && codec_->compresses()) return encode_frame(op, codec_->deflate({payload, r.payload.size()}), true);
-        return encode_frame(op, {payload, r.payload.size()});
+    const std::string_view text = r.payload();
+    const auto* payload = reinterpret_cast<const unsigned char*>(text.data());
+    char stamp_bytes[outbound_ledger::max_stamp];
+    const std::size_t stamp_size = ledger.stamp_of(r, stamp_bytes);
+    const std::string_view stamp(stamp_bytes, stamp_size);
+    if (stamp_size == 0) {
+        if (codec_ && codec_->compresses()) return encode_frame(op, codec_->deflate({payload, text.size()}), true);
+        return encode_frame(op, {payload, text.size()});
     }
+    const std::size_t at = r.stamp_at;
     if (codec_ && codec_->compresses()) {
-        stamped_.assign(r.payload, 0, at);
-        stamped_ += stamp_;
-        stamped_.append(r.payload, at);
+        stamped_.assign(text.substr(0, at));
+        stamped_ += stamp;
+        stamped_.append(text.substr(at));
         return encode_frame(op, codec_->deflate({reinterpret_cast<const unsigned char*>(stamped_.data()), stamped_.size()}),
                             true);
     }
     // The frame's payload is the message with the stamp spliced in, masked as one.
-    const std::size_t size = r.payload.size() + stamp_.size();
+    const std::size_t size = text.size() + stamp.size();
     const wire::mask_key key = masks_.next();
     const std::size_t start = out_size_;
     unsigned char* out = grow(wire::frame_size(size));
     out += wire::write_header(out, op, size, key);
-    const auto* stamp = reinterpret_cast<const unsigned char*>(stamp_.data());
+    const auto* stamp_data = reinterpret_cast<const unsigned char*>(stamp.data());
     wire::mask_copy(out, payload, at, key, 0);
-    wire::mask_copy(out + at, stamp, stamp_.size(), key, at);
-    wire::mask_copy(out + at + stamp_.size(), payload + at, r.payload.size() - at, key, at + stamp_.size());
+    wire::mask_copy(out + at, stamp_data, stamp.size(), key, at);
+    wire::mask_copy(out + at + stamp.size(), payload + at, text.size() - at, key, at + stamp.size());
     add_piece(start, wire::frame_size(size));
 }
 

@@ -5,8 +5,81 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 
 namespace tether::detail {
+
+// --- payload_store -------------------------------------------------------------------------------------
+
+namespace {
+constexpr std::size_t smallest_block = 4 * 1024;
+constexpr std::size_t largest_block = 64 * 1024;
+}  // namespace
+
+const char* payload_store::store(std::string_view bytes)
+{
+    if (blocks_.empty() || blocks_.back().size - blocks_.back().used < bytes.size()) {
+        const std::size_t last = blocks_.empty() ? 0 : blocks_.back().size;
+        const std::size_t size = std::max({std::min(2 * last, largest_block), smallest_block, bytes.size()});
+        block& b = blocks_.emplace_back();
+        if (spare_.data && spare_.size >= size) {
+            b.data = std::move(spare_.data);
+            b.size = spare_.size;
+        } else {
+            b.data.reset(new char[size]);
+            b.size = size;
+        }
+    }
+    block& b = blocks_.back();
+    char* at = b.data.get() + b.used;
+    if (!bytes.empty()) std::memcpy(at, bytes.data(), bytes.size());
+    b.used += bytes.size();
+    ++b.stored;
+    return at;
+}
+
+void payload_store::release_oldest() noexcept
+{
+    block& front = blocks_.front();
+    if (++front.released < front.stored) return;
+    // The oldest block is empty: given back, unless payloads still go into it.
+    if (blocks_.size() > 1) {
+        if (!spare_.data || front.size > spare_.size) {
+            spare_.data = std::move(front.data);
+            spare_.size = front.size;
+        }
+        blocks_.pop_front();
+    } else {
+        emptied();
+    }
+}
+
+void payload_store::clear() noexcept
+{
+    while (blocks_.size() > 1) blocks_.pop_front();
+    if (!blocks_.empty()) emptied();
+}
+
+void payload_store::emptied() noexcept
+{
+    spare_.data.reset();
+    block& b = blocks_.front();
+    if (b.size > smallest_block) {
+        blocks_.pop_front();
+        blocks_.shrink_when_empty();
+        return;
+    }
+    b.used = b.stored = b.released = 0;
+}
+
+std::size_t payload_store::capacity() const noexcept
+{
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < blocks_.size(); ++i) n += blocks_.at(i).size;
+    return n;
+}
+
+// --- outbound_ledger -----------------------------------------------------------------------------------
 
 std::size_t outbound_ledger::room_messages() const noexcept
 {
@@ -39,11 +112,22 @@ bool outbound_ledger::keep(outgoing& m)
     retained& r = kept_.emplace_back();
     r.seq = next_seq_++;
     r.kind = m.kind;
-    r.payload = std::move(m.payload);
+    r.size = m.payload.size();
+    if (r.size <= payload_store::inline_limit)
+        r.data = store_.store(m.payload);  // the application's string is freed by the caller, still warm
+    else
+        r.large = std::move(m.payload);
     r.id = std::move(id);
     r.handler.swap(m.handler);
     r.request_id = m.request_id;
-    bytes_ += r.payload.size();
+    if (!cfg_.stamp_field.empty() && r.kind == message_kind::text) {
+        if (const auto point = find_stamp_point(r.payload())) {
+            r.stamped = true;
+            r.stamp_at = point->at;
+            r.empty_object = point->empty_object;
+        }
+    }
+    bytes_ += r.size;
     return true;
 }
 
@@ -123,9 +207,10 @@ void outbound_ledger::fail_all(error_code ec, std::vector<finished_send>& done)
         retained& r = kept_.front();
         if (r.request_id != 0 && !r.written) done.push_back({{}, r.request_id, ec});
         complete(r, done, ec);
-        bytes_ -= r.payload.size();
+        bytes_ -= r.size;
         kept_.pop_front();
     }
+    store_.clear();
     kept_.shrink_when_empty();
 }
 
@@ -133,7 +218,8 @@ void outbound_ledger::release_front(std::vector<finished_send>& done)
 {
     retained& r = kept_.front();
     complete(r, done);  // nothing when it completed already
-    bytes_ -= r.payload.size();
+    bytes_ -= r.size;
+    if (r.data) store_.release_oldest();
     kept_.pop_front();
 }
 
@@ -146,21 +232,14 @@ void outbound_ledger::complete(retained& r, std::vector<finished_send>& done, er
     done.push_back(std::move(f));
 }
 
-bool outbound_ledger::stamp_of(const retained& r, std::string& stamp, std::size_t& at) const
+std::size_t outbound_ledger::stamp_of(const retained& r, char (&out)[max_stamp]) const noexcept
 {
-    if (cfg_.stamp_field.empty() || r.kind != message_kind::text) return false;
-    const auto point = find_stamp_point(r.payload);
-    if (!point) return false;
-    char digits[20];
-    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, r.seq);
-    stamp.clear();
-    stamp += '"';
-    stamp += cfg_.stamp_field;
-    stamp += "\":";
-    stamp.append(digits, end);
-    if (!point->empty_object) stamp += ',';
-    at = point->at;
-    return true;
+    // The prefix fits: config validation bounds the field's length.
+    if (!r.stamped) return 0;
+    std::memcpy(out, stamp_prefix_.data(), stamp_prefix_.size());
+    char* end = std::to_chars(out + stamp_prefix_.size(), out + max_stamp - 1, r.seq).ptr;
+    if (!r.empty_object) *end++ = ',';
+    return static_cast<std::size_t>(end - out);
 }
 
 }  // namespace tether::detail

@@ -12,7 +12,9 @@
 #include <tether/resume.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tether::detail {
@@ -20,13 +22,61 @@ namespace tether::detail {
 /// One message kept until acknowledged.
 struct retained {
     std::uint64_t seq = 0;  ///< 1, 2, 3...: the stamped sequence number
-    message_kind kind = message_kind::text;
-    std::string payload;  ///< as the application sent it, without the stamp
-    std::string id;       ///< per-message acknowledgements: its id
+    const char* data = nullptr;  ///< its payload in the ledger's store; null: in `large`
+    std::size_t size = 0;
+    std::string large;  ///< a payload too large for the store keeps its own string
+    std::string id;     ///< per-message acknowledgements: its id
     void_handler handler;
     std::uint64_t request_id = 0;  ///< the message of an `async_request`
-    bool acknowledged = false;     ///< per message: acknowledged, waiting for those before it
-    bool written = false;          ///< written at least once
+    std::size_t stamp_at = 0;      ///< where the stamp goes (`stamped`), found once
+    message_kind kind = message_kind::text;
+    bool stamped = false;       ///< a JSON object that gets the sequence number
+    bool empty_object = false;  ///< `{}`: the stamp needs no comma
+    bool acknowledged = false;  ///< per message: acknowledged, waiting for those before it
+    bool written = false;       ///< written at least once
+
+    /// As the application sent it, without the stamp.
+    std::string_view payload() const noexcept { return data ? std::string_view(data, size) : std::string_view(large); }
+};
+
+/// Where kept payloads live: copied, back to back, into blocks that are given back whole once
+/// every payload in them is released. Payloads are released in the order they were stored (the
+/// ledger releases from its front), so a block is a FIFO; releasing a message costs a counter, and
+/// the application's string is freed at once, while it is still in the cache, not thousands of
+/// messages later. Blocks grow from 4 KiB to 64 KiB as traffic needs; when the store empties, a
+/// block larger than 4 KiB goes (and the spare), so a quiet client keeps at most 4 KiB.
+class payload_store {
+public:
+    /// Payloads larger than this keep their own string (copying them would cost more than the
+    /// allocation it saves).
+    static constexpr std::size_t inline_limit = 16 * 1024;
+
+    payload_store() = default;
+    payload_store(const payload_store&) = delete;
+    payload_store& operator=(const payload_store&) = delete;
+
+    /// Copies `bytes` (at most `inline_limit`) in; where they are now.
+    const char* store(std::string_view bytes);
+    /// The oldest stored payload is released.
+    void release_oldest() noexcept;
+    /// Every payload is released.
+    void clear() noexcept;
+    /// Bytes held in blocks (for the tests of the bound).
+    std::size_t capacity() const noexcept;
+
+private:
+    struct block {
+        std::unique_ptr<char[]> data;
+        std::size_t size = 0, used = 0;
+        std::size_t stored = 0, released = 0;
+    };
+    void emptied() noexcept;
+
+    fifo<block> blocks_;  // oldest first; payloads go into the back one
+    // The last block given back while others were in use, for the next one: a streaming client
+    // cycles through blocks without a trip through the allocator (whose trim would hand the pages
+    // back to the kernel and fault them in again).
+    block spare_;
 };
 
 /// A send the ledger is done with: complete it with `ec`.
@@ -38,7 +88,10 @@ struct finished_send {
 
 class outbound_ledger {
 public:
-    explicit outbound_ledger(const acknowledged_sends& cfg) : cfg_(cfg) {}
+    explicit outbound_ledger(const acknowledged_sends& cfg)
+        : cfg_(cfg), stamp_prefix_('"' + cfg.stamp_field + "\":")
+    {
+    }
 
     /// How many more messages, and bytes, the buffer takes; 0 when it is full.
     std::size_t room_messages() const noexcept;
@@ -77,15 +130,18 @@ public:
     /// Writes of a message after its first, over the ledger's life.
     std::uint64_t resent() const noexcept { return resent_; }
 
-    /// The text that goes on the wire for `r`: its payload, stamped when the configuration says so.
-    /// `stamp` receives the member to insert (`"seq":7,`) and `at` where; false: send as it is.
-    bool stamp_of(const retained& r, std::string& stamp, std::size_t& at) const;
+    /// The member `r`'s payload gets at `r.stamp_at` (`"seq":7,`), written to `out`; its size, 0
+    /// when it is sent as it is.
+    static constexpr std::size_t max_stamp = 128;
+    std::size_t stamp_of(const retained& r, char (&out)[max_stamp]) const noexcept;
 
 private:
     void release_front(std::vector<finished_send>& done);
     void complete(retained& r, std::vector<finished_send>& done, error_code ec = {});
 
     const acknowledged_sends& cfg_;
+    std::string stamp_prefix_;  // `"seq":`
+    payload_store store_;
     fifo<retained> kept_;     // in sequence order, contiguous: kept_.at(i).seq == front seq + i
     std::size_t bytes_ = 0;   // payload bytes kept
     std::uint64_t next_seq_ = 1;

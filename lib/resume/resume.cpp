@@ -13,31 +13,25 @@ enum member : std::size_t { type, ack_seq, ack_id, position, members };
 }  // namespace
 
 resume_state::resume_state(const resume_config& cfg, asio::any_io_executor ex, const notifier& events,
-                           counters& stats, delivery& inbound)
-    : cfg_(cfg), ex_(std::move(ex)), events_(events), stats_(stats), inbound_(inbound)
+                           counters& stats, send_queue& sends, delivery& inbound)
+    : cfg_(cfg), ex_(std::move(ex)), events_(events), stats_(stats), sends_(sends), inbound_(inbound)
 {
     if (cfg_.sends.enabled) ledger_.emplace(cfg_.sends);
+    if (cfg_.sends.enabled && cfg_.sends.on_full == when_full::fail)
+        sends_.bound_retention(cfg_.sends.max_messages, cfg_.sends.max_bytes);
     if (cfg_.receives.enabled) {
         cursor_.emplace(cfg_.receives);
         stats_.resume_position.store(cursor_->last(), std::memory_order_relaxed);
     }
 }
 
-// --- the application's sends -----------------------------------------------------------------------
-
-error_code resume_state::refusal(std::size_t bytes, std::size_t queued) const noexcept
-{
-    if (!ledger_ || cfg_.sends.on_full != when_full::fail) return {};
-    const std::size_t kept = kept_messages_.load(std::memory_order_relaxed) + queued;
-    if (kept >= cfg_.sends.max_messages || kept_bytes_.load(std::memory_order_relaxed) + bytes > cfg_.sends.max_bytes)
-        return error::retained_buffer_full;
-    return {};
-}
-
 // --- the writer ------------------------------------------------------------------------------------------
 
 void resume_state::refused(std::vector<outgoing>& items)
 {
+    std::size_t bytes = 0;
+    for (const outgoing& m : items) bytes += m.payload.size();
+    sends_.retention_released(items.size(), bytes);
     inbound_.written(items, error::unidentified_message);
 }
 
@@ -61,8 +55,6 @@ std::optional<std::string> resume_state::take_ack_text()
 
 void resume_state::ledger_changed() noexcept
 {
-    kept_messages_.store(ledger_->size(), std::memory_order_relaxed);
-    kept_bytes_.store(ledger_->bytes(), std::memory_order_relaxed);
     stats_.unacknowledged.store(ledger_->size(), std::memory_order_relaxed);
 }
 
@@ -84,10 +76,12 @@ resume_state::admitted resume_state::admit(std::span<const inbound_message> batc
         bool drop = false;
         if (ledger_) {
             if (auto a = ack_in(m, values)) {
+                const std::size_t bytes_before = ledger_->bytes();
                 const std::size_t released = ledger_->acknowledge(*a, done_);
                 if (released > 0) {
                     result.room_made = true;
                     stats_.acknowledged.fetch_add(released, std::memory_order_relaxed);
+                    sends_.retention_released(released, bytes_before - ledger_->bytes());
                 }
                 drop = true;
             }

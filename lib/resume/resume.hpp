@@ -25,14 +25,9 @@ namespace tether::detail {
 
 class resume_state {
 public:
+    /// With `when_full::fail`, bounds what `sends` admits (see `send_queue::bound_retention`).
     resume_state(const resume_config& cfg, asio::any_io_executor ex, const notifier& events, counters& stats,
-                 delivery& inbound);
-
-    // --- the application's sends, any thread ----------------------------------------------------------
-
-    /// Why a send of `bytes` is refused before it is queued (`when_full::fail` and a full buffer,
-    /// counting the messages queued ahead of it: `queued`); no error: it may be queued.
-    error_code refusal(std::size_t bytes, std::size_t queued) const noexcept;
+                 send_queue& sends, delivery& inbound);
 
     // --- the writer, on the strand -----------------------------------------------------------------------
 
@@ -82,13 +77,12 @@ private:
     asio::any_io_executor ex_;
     const notifier& events_;
     counters& stats_;
+    send_queue& sends_;
     delivery& inbound_;
     std::optional<outbound_ledger> ledger_;
     std::optional<inbound_cursor> cursor_;
     std::vector<inbound_message> admitted_;  // a read's messages without the ones taken out
     std::vector<finished_send> done_;        // reused: sends to complete
-    // For `refusal` on the application's threads: the ledger's size, published by the strand.
-    std::atomic<std::size_t> kept_messages_{0}, kept_bytes_{0};
 };
 
 }  // namespace tether::detail

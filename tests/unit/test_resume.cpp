@@ -97,7 +97,6 @@ BOOST_AUTO_TEST_CASE(the_stamp_goes_after_the_opening_brace)
 {
     acknowledged_sends cfg;
     cfg.enabled = true;
-    const outbound_ledger ledger(cfg);
     struct row {
         std::string_view payload;
         std::optional<std::string_view> stamped;
@@ -111,21 +110,58 @@ BOOST_AUTO_TEST_CASE(the_stamp_goes_after_the_opening_brace)
         {"hello", std::nullopt},
     };
     for (const row& r : rows) {
-        retained m;
-        m.seq = 1;
+        outbound_ledger ledger(cfg);
+        outgoing m;
         m.payload = r.payload;
-        std::string stamp;
-        std::size_t at = 0;
-        const bool stamped = ledger.stamp_of(m, stamp, at);
-        BOOST_TEST(stamped == r.stamped.has_value(), r.payload);
-        if (stamped) BOOST_TEST(std::string(r.payload).insert(at, stamp) == *r.stamped);
+        BOOST_REQUIRE(ledger.keep(m));
+        const retained* kept = ledger.next_to_write();
+        BOOST_REQUIRE(kept);
+        BOOST_TEST(kept->payload() == r.payload);
+        char stamp[outbound_ledger::max_stamp];
+        const std::size_t n = ledger.stamp_of(*kept, stamp);
+        BOOST_TEST((n > 0) == r.stamped.has_value(), r.payload);
+        if (n > 0) BOOST_TEST(std::string(r.payload).insert(kept->stamp_at, stamp, n) == *r.stamped);
     }
-    retained binary;
+    outbound_ledger ledger(cfg);
+    outgoing binary;
     binary.kind = message_kind::binary;
     binary.payload = "{}";
-    std::string stamp;
-    std::size_t at = 0;
-    BOOST_TEST(!ledger.stamp_of(binary, stamp, at));
+    BOOST_REQUIRE(ledger.keep(binary));
+    char stamp[outbound_ledger::max_stamp];
+    BOOST_TEST(ledger.stamp_of(*ledger.next_to_write(), stamp) == 0u);
+    // Later numbers are stamped as they are.
+    outgoing text;
+    text.payload = "{}";
+    BOOST_REQUIRE(ledger.keep(text));
+    ledger.advance();
+    const std::size_t n = ledger.stamp_of(*ledger.next_to_write(), stamp);
+    BOOST_TEST(std::string_view(stamp, n) == R"("seq":2)");
+}
+
+BOOST_AUTO_TEST_CASE(kept_payloads_share_blocks_that_go_back_when_every_payload_in_them_is_released)
+{
+    payload_store store;
+    std::vector<const char*> at;
+    // 4 KiB, 8 KiB, 16 KiB blocks fill as payloads of 1 KiB come; each keeps its bytes.
+    for (int i = 0; i < 28; ++i) at.push_back(store.store(std::string(1024, static_cast<char>('a' + i % 26))));
+    BOOST_TEST(store.capacity() == (4u + 8u + 16u) * 1024u);
+    for (int i = 0; i < 28; ++i) BOOST_TEST(std::string_view(at[i], 1024) == std::string(1024, char('a' + i % 26)));
+    // Releasing the first four gives the 4 KiB block back; then the 8 KiB one.
+    for (int i = 0; i < 4; ++i) store.release_oldest();
+    BOOST_TEST(store.capacity() == (8u + 16u) * 1024u);
+    for (int i = 4; i < 12; ++i) store.release_oldest();
+    BOOST_TEST(store.capacity() == 16u * 1024u);
+    // The last block empties: larger than 4 KiB, it goes too; a quiet store holds nothing.
+    for (int i = 12; i < 28; ++i) store.release_oldest();
+    BOOST_TEST(store.capacity() == 0u);
+    // A small block is kept for the next payloads once empty.
+    store.store("x");
+    store.release_oldest();
+    BOOST_TEST(store.capacity() == 4u * 1024u);
+    const char* again = store.store("y");
+    BOOST_TEST(std::string_view(again, 1) == "y");
+    store.clear();
+    BOOST_TEST(store.capacity() == 4u * 1024u);
 }
 
 namespace {
