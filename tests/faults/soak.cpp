@@ -47,8 +47,11 @@
 #if defined(__SANITIZE_ADDRESS__) && !defined(TETHER_SOAK_ASAN)
 #define TETHER_SOAK_ASAN 1
 #endif
-#ifdef TETHER_SOAK_ASAN
+#if defined(TETHER_SOAK_ASAN) && __has_include(<sanitizer/allocator_interface.h>)
 #include <sanitizer/allocator_interface.h>
+#elif defined(TETHER_SOAK_ASAN)
+// GCC 12 ships no <sanitizer/allocator_interface.h>; its libasan has the function all the same.
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 #include <algorithm>
