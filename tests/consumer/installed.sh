@@ -4,6 +4,8 @@
 # tether-testing` against that copy alone (PKG_CONFIG_SYSROOT_DIR points the paths into the
 # temporary root), links it and runs it against tether's test server.
 # Usage: installed.sh BUILD_DIR PROGRAM.cpp
+# Environment: CXX (default c++); TETHER_CONSUMER_CXXFLAGS, more flags for the compile and link (the
+# -fsanitize flags of a sanitizer build, which the program needs to load its libtether).
 set -u
 
 build=$(cd "${1:?usage: installed.sh BUILD_DIR PROGRAM.cpp}" && pwd)
@@ -60,9 +62,9 @@ done
 [[ $flags == *"$build"* ]] && fail "pkg-config points into the build directory"
 
 # shellcheck disable=SC2086  # the flags are meant to split
-if ${CXX:-c++} -std=c++20 -Wall -Wextra -Wpedantic -Werror -o "$work/consumer" "$program" $flags \
-    > "$work/compile.log" 2>&1; then
-    pass "compiled and linked against the installed tether"
+if ${CXX:-c++} -std=c++20 -Wall -Wextra -Wpedantic -Werror ${TETHER_CONSUMER_CXXFLAGS:-} -o "$work/consumer" \
+    "$program" $flags > "$work/compile.log" 2>&1; then
+    pass "compiled and linked against the installed tether${TETHER_CONSUMER_CXXFLAGS:+ with ${CXX:-c++} $TETHER_CONSUMER_CXXFLAGS}"
 else
     tail -n 60 "$work/compile.log"
     fail "compiling against the installed tether"
