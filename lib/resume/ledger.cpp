@@ -113,17 +113,22 @@ bool outbound_ledger::keep(outgoing& m)
     r.seq = next_seq_++;
     r.kind = m.kind;
     r.size = m.payload.size();
-    if (r.size <= payload_store::inline_limit)
+    if (r.size <= payload_store::inline_limit) {
         r.data = store_.store(m.payload);  // the application's string is freed by the caller, still warm
-    else
-        r.large = std::move(m.payload);
-    r.id = std::move(id);
+    } else {
+        r.extra = std::make_unique<retained_extra>();
+        r.extra->large = std::move(m.payload);
+    }
+    if (!id.empty()) {
+        if (!r.extra) r.extra = std::make_unique<retained_extra>();
+        r.extra->id = std::move(id);
+    }
     r.handler.swap(m.handler);
     r.request_id = m.request_id;
     if (!cfg_.stamp_field.empty() && r.kind == message_kind::text) {
-        if (const auto point = find_stamp_point(r.payload())) {
+        if (const auto point = find_stamp_point(r.payload()); point && point->at <= UINT32_MAX) {
             r.stamped = true;
-            r.stamp_at = point->at;
+            r.stamp_at = static_cast<std::uint32_t>(point->at);
             r.empty_object = point->empty_object;
         }
     }
@@ -131,7 +136,7 @@ bool outbound_ledger::keep(outgoing& m)
     return true;
 }
 
-retained* outbound_ledger::next_to_write() noexcept
+retained* outbound_ledger::skip_acknowledged() noexcept
 {
     // Per-message acknowledgements may have released messages out of order: skip those.
     while (!kept_.empty()) {
@@ -146,33 +151,14 @@ retained* outbound_ledger::next_to_write() noexcept
     return nullptr;
 }
 
-void outbound_ledger::advance() noexcept
-{
-    if (retained* r = next_to_write()) {
-        if (r->written) ++resent_;
-        ++next_write_;
-    }
-}
-
 std::size_t outbound_ledger::written_through(std::uint64_t upto, std::vector<finished_send>& done)
 {
-    // Writes go in sequence order, so every message before `never_written_` has been written: only
-    // those after it can be written for the first time. (Walking from the front instead would
-    // visit every unacknowledged message on every write.)
-    std::size_t first = 0;
-    const std::uint64_t from = never_written_;
-    if (upto > never_written_) never_written_ = upto;
-    if (kept_.empty()) return first;
-    const std::uint64_t front = kept_.front().seq;
-    for (std::uint64_t seq = std::max(front, from); seq < upto && seq - front < kept_.size(); ++seq) {
-        retained& r = kept_.at(seq - front);
-        if (r.written) continue;
-        r.written = true;
-        ++first;
-        if (r.request_id != 0) done.push_back({{}, r.request_id, {}});  // its response may come now
-        if (cfg_.completion == send_completion::written) complete(r, done);
-    }
-    return first;
+    return written_through(upto, [&](void_handler& h, std::uint64_t request_id) {
+        finished_send f;
+        f.handler.swap(h);
+        f.request_id = request_id;
+        done.push_back(std::move(f));
+    });
 }
 
 std::size_t outbound_ledger::rewind() noexcept
@@ -191,7 +177,7 @@ std::size_t outbound_ledger::acknowledge(const acknowledgement& a, std::vector<f
     } else if (a.id) {
         for (std::size_t i = 0; i < kept_.size(); ++i) {
             retained& r = kept_.at(i);
-            if (r.acknowledged || r.id != *a.id) continue;
+            if (r.acknowledged || r.id() != *a.id) continue;
             r.acknowledged = true;
             complete(r, done);
             break;
@@ -232,14 +218,6 @@ void outbound_ledger::complete(retained& r, std::vector<finished_send>& done, er
     done.push_back(std::move(f));
 }
 
-std::size_t outbound_ledger::stamp_of(const retained& r, char (&out)[max_stamp]) const noexcept
-{
-    // The prefix fits: config validation bounds the field's length.
-    if (!r.stamped) return 0;
-    std::memcpy(out, stamp_prefix_.data(), stamp_prefix_.size());
-    char* end = std::to_chars(out + stamp_prefix_.size(), out + max_stamp - 1, r.seq).ptr;
-    if (!r.empty_object) *end++ = ',';
-    return static_cast<std::size_t>(end - out);
-}
+
 
 }  // namespace tether::detail

@@ -11,7 +11,9 @@
 
 #include <tether/resume.hpp>
 
+#include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,16 +21,21 @@
 
 namespace tether::detail {
 
-/// One message kept until acknowledged.
+/// What few kept messages need besides: a payload too large for the store, a per-message id.
+struct retained_extra {
+    std::string large;
+    std::string id;
+};
+
+/// One message kept until acknowledged: 64 bytes, thousands of them streaming through the cache.
 struct retained {
-    std::uint64_t seq = 0;  ///< 1, 2, 3...: the stamped sequence number
-    const char* data = nullptr;  ///< its payload in the ledger's store; null: in `large`
+    std::uint64_t seq = 0;       ///< 1, 2, 3...: the stamped sequence number
+    const char* data = nullptr;  ///< its payload in the ledger's store; null: in `extra->large`
     std::size_t size = 0;
-    std::string large;  ///< a payload too large for the store keeps its own string
-    std::string id;     ///< per-message acknowledgements: its id
+    std::unique_ptr<retained_extra> extra;
     void_handler handler;
     std::uint64_t request_id = 0;  ///< the message of an `async_request`
-    std::size_t stamp_at = 0;      ///< where the stamp goes (`stamped`), found once
+    std::uint32_t stamp_at = 0;    ///< where the stamp goes (`stamped`), found once
     message_kind kind = message_kind::text;
     bool stamped = false;       ///< a JSON object that gets the sequence number
     bool empty_object = false;  ///< `{}`: the stamp needs no comma
@@ -36,7 +43,12 @@ struct retained {
     bool written = false;       ///< written at least once
 
     /// As the application sent it, without the stamp.
-    std::string_view payload() const noexcept { return data ? std::string_view(data, size) : std::string_view(large); }
+    std::string_view payload() const noexcept
+    {
+        return data || !extra ? std::string_view(data, size) : std::string_view(extra->large);
+    }
+    /// Per-message acknowledgements: its id.
+    std::string_view id() const noexcept { return extra ? std::string_view(extra->id) : std::string_view(); }
 };
 
 /// Where kept payloads live: copied, back to back, into blocks that are given back whole once
@@ -103,13 +115,54 @@ public:
     bool keep(outgoing& m);
 
     /// The next kept message this link has not written, or null; `advance` moves past it.
-    retained* next_to_write() noexcept;
-    void advance() noexcept;
+    retained* next_to_write() noexcept
+    {
+        if (kept_.empty()) return nullptr;
+        retained& front = kept_.front();
+        if (next_write_ < front.seq) next_write_ = front.seq;
+        const std::uint64_t index = next_write_ - front.seq;
+        if (index >= kept_.size()) return nullptr;
+        retained& r = kept_.at(index);
+        return r.acknowledged ? skip_acknowledged() : &r;
+    }
+    void advance() noexcept
+    {
+        if (retained* r = next_to_write()) {
+            if (r->written) ++resent_;
+            ++next_write_;
+        }
+    }
     /// The sequence number the next `advance` ends a write at: what `written_through` takes.
     std::uint64_t write_position() const noexcept { return next_write_; }
 
     /// A write that ended before `upto` succeeded: the sends that complete on their first write
-    /// (`send_completion::written`) are appended to `done`. How many were written the first time.
+    /// (`send_completion::written`), and the requests whose response may come now, are handed to
+    /// `finished(void_handler& h, std::uint64_t request_id)` (either may be empty), in order, for
+    /// the caller to complete without error. How many messages were written the first time.
+    template <class Finished>
+    std::size_t written_through(std::uint64_t upto, Finished&& finished)
+    {
+        // Writes go in sequence order, so every message before `never_written_` has been written:
+        // only those after it can be written for the first time. (Walking from the front instead
+        // would visit every unacknowledged message on every write.)
+        std::size_t first = 0;
+        const std::uint64_t from = never_written_;
+        if (upto > never_written_) never_written_ = upto;
+        if (kept_.empty()) return first;
+        const std::uint64_t front = kept_.front().seq;
+        void_handler none;
+        const bool complete_now = cfg_.completion == send_completion::written;
+        for (std::uint64_t seq = std::max(front, from); seq < upto && seq - front < kept_.size(); ++seq) {
+            retained& r = kept_.at(seq - front);
+            if (r.written) continue;
+            r.written = true;
+            ++first;
+            if (r.request_id != 0 || (complete_now && r.handler))
+                finished(complete_now ? r.handler : none, r.request_id);
+        }
+        return first;
+    }
+    /// The same, the finished sends appended to `done`.
     std::size_t written_through(std::uint64_t upto, std::vector<finished_send>& done);
 
     /// A new link: everything kept goes out again, oldest first. How many messages that is.
@@ -133,9 +186,18 @@ public:
     /// The member `r`'s payload gets at `r.stamp_at` (`"seq":7,`), written to `out`; its size, 0
     /// when it is sent as it is.
     static constexpr std::size_t max_stamp = 128;
-    std::size_t stamp_of(const retained& r, char (&out)[max_stamp]) const noexcept;
+    std::size_t stamp_of(const retained& r, char (&out)[max_stamp]) const noexcept
+    {
+        // The prefix fits: config validation bounds the field's length.
+        if (!r.stamped) return 0;
+        std::memcpy(out, stamp_prefix_.data(), stamp_prefix_.size());
+        char* end = std::to_chars(out + stamp_prefix_.size(), out + max_stamp - 1, r.seq).ptr;
+        if (!r.empty_object) *end++ = ',';
+        return static_cast<std::size_t>(end - out);
+    }
 
 private:
+    retained* skip_acknowledged() noexcept;  // next_to_write past messages acknowledged one by one
     void release_front(std::vector<finished_send>& done);
     void complete(retained& r, std::vector<finished_send>& done, error_code ec = {});
 
