@@ -172,9 +172,9 @@ void writer::encode_kept(outbound_ledger& ledger)
             if (!refused_.empty()) st_.resume->refused(refused_);
             continue;
         }
-        if (bytes > 0 && bytes + r->size > batch_bytes) break;
+        if (bytes > 0 && bytes + r->payload_size() > batch_bytes) break;
         encode_kept_message(ledger, *r);
-        bytes += r->size;
+        bytes += r->payload_size();
         ++kept_in_batch_;
         ledger.advance();
     }

@@ -112,8 +112,8 @@ bool outbound_ledger::keep(outgoing& m)
     retained& r = kept_.emplace_back();
     r.seq = next_seq_++;
     r.kind = m.kind;
-    r.size = m.payload.size();
-    if (r.size <= payload_store::inline_limit) {
+    if (m.payload.size() <= payload_store::inline_limit) {
+        r.size = static_cast<std::uint32_t>(m.payload.size());
         r.data = store_.store(m.payload);  // the application's string is freed by the caller, still warm
     } else {
         r.extra = std::make_unique<retained_extra>();
@@ -132,7 +132,7 @@ bool outbound_ledger::keep(outgoing& m)
             r.empty_object = point->empty_object;
         }
     }
-    bytes_ += r.size;
+    bytes_ += r.payload_size();
     return true;
 }
 
@@ -193,7 +193,7 @@ void outbound_ledger::fail_all(error_code ec, std::vector<finished_send>& done)
         retained& r = kept_.front();
         if (r.request_id != 0 && !r.written) done.push_back({{}, r.request_id, ec});
         complete(r, done, ec);
-        bytes_ -= r.size;
+        bytes_ -= r.payload_size();
         kept_.pop_front();
     }
     store_.clear();
@@ -204,7 +204,7 @@ void outbound_ledger::release_front(std::vector<finished_send>& done)
 {
     retained& r = kept_.front();
     complete(r, done);  // nothing when it completed already
-    bytes_ -= r.size;
+    bytes_ -= r.payload_size();
     if (r.data) store_.release_oldest();
     kept_.pop_front();
 }

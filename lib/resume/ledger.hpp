@@ -27,14 +27,15 @@ struct retained_extra {
     std::string id;
 };
 
-/// One message kept until acknowledged: 64 bytes, thousands of them streaming through the cache.
+/// One message kept until acknowledged: 64 bytes (checked below), thousands of them streaming
+/// through the cache.
 struct retained {
     std::uint64_t seq = 0;       ///< 1, 2, 3...: the stamped sequence number
     const char* data = nullptr;  ///< its payload in the ledger's store; null: in `extra->large`
-    std::size_t size = 0;
     std::unique_ptr<retained_extra> extra;
     void_handler handler;
     std::uint64_t request_id = 0;  ///< the message of an `async_request`
+    std::uint32_t size = 0;        ///< of the payload in the store (at most `payload_store::inline_limit`)
     std::uint32_t stamp_at = 0;    ///< where the stamp goes (`stamped`), found once
     message_kind kind = message_kind::text;
     bool stamped = false;       ///< a JSON object that gets the sequence number
@@ -47,9 +48,12 @@ struct retained {
     {
         return data || !extra ? std::string_view(data, size) : std::string_view(extra->large);
     }
+    std::size_t payload_size() const noexcept { return data || !extra ? size : extra->large.size(); }
     /// Per-message acknowledgements: its id.
     std::string_view id() const noexcept { return extra ? std::string_view(extra->id) : std::string_view(); }
 };
+
+static_assert(sizeof(retained) <= 64 || sizeof(void*) != 8, "a kept message's bookkeeping grew past a cache line");
 
 /// Where kept payloads live: copied, back to back, into blocks that are given back whole once
 /// every payload in them is released. Payloads are released in the order they were stored (the

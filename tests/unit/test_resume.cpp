@@ -282,6 +282,33 @@ BOOST_AUTO_TEST_CASE(the_buffer_stops_at_its_bounds_and_acknowledged_completion_
     BOOST_TEST(l.bytes() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_large_payload_keeps_its_own_string_beside_small_ones_in_the_store)
+{
+    acknowledged_sends cfg;
+    cfg.enabled = true;
+    cfg.style = ack_style::per_message;
+    outbound_ledger l(cfg);
+    std::vector<finished_send> done;
+    const std::string large = R"({"id":"big","pad":")" + std::string(20000, 'x') + R"("})";
+    outgoing big = send_of(large);
+    outgoing small = send_of(R"({"id":"small"})");
+    BOOST_TEST(l.keep(big));
+    BOOST_TEST(l.keep(small));
+    BOOST_TEST(l.bytes() == large.size() + 14);
+    const retained* r = l.next_to_write();
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->payload() == large);
+    BOOST_TEST(r->id() == "big");
+    BOOST_TEST(r->payload_size() == large.size());
+    l.advance();
+    BOOST_TEST(l.next_to_write()->payload() == R"({"id":"small"})");
+    BOOST_TEST(l.next_to_write()->id() == "small");
+    BOOST_TEST(l.acknowledge({std::nullopt, "big"}, done) == 1u);
+    BOOST_TEST(l.bytes() == 14u);
+    BOOST_TEST(l.acknowledge({std::nullopt, "small"}, done) == 1u);
+    BOOST_TEST(l.bytes() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(per_message_acknowledgements_release_by_id_in_any_order)
 {
     acknowledged_sends cfg;
