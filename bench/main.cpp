@@ -692,7 +692,8 @@ int run_suite(const options& o)
             return fmt(v) + " " + unit;
         };
         const std::string shown = measured ? show(*value) : "not measured";
-        const std::string wanted = op + " " + (unit == "x" ? fmt(threshold, 1) + "x" : show(threshold));
+        const std::string wanted = op + " " + (unit == "x" ? fmt(threshold, threshold * 10 == std::floor(threshold * 10) ? 1 : 2) + "x"
+                                                           : show(threshold));
         boost::json::object g{{"goal", what},           {"met", met},  {"measured", measured}, {"comparison", op},
                               {"threshold", threshold}, {"unit", unit}};
         g["value"] = measured ? boost::json::value(*value) : nullptr;

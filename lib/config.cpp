@@ -84,10 +84,10 @@ void client_config::validate() const
     const acknowledged_sends& out = resume.sends;
     if (out.enabled) {
         // The stamp is written into JSON text as it is: a key that needs no escaping.
-        require(out.stamp_field.find_first_of("\"\\") == std::string::npos &&
-                    std::none_of(out.stamp_field.begin(), out.stamp_field.end(),
-                                 [](unsigned char c) { return c < 0x20; }),
-                "resume.sends.stamp_field", "must not contain quotes, backslashes or control characters");
+        require(
+            out.stamp_field.find_first_of("\"\\") == std::string::npos &&
+                std::none_of(out.stamp_field.begin(), out.stamp_field.end(), [](unsigned char c) { return c < 0x20; }),
+            "resume.sends.stamp_field", "must not contain quotes, backslashes or control characters");
         require(out.stamp_field.size() <= 64, "resume.sends.stamp_field", "must be at most 64 characters long");
         require(out.style != ack_style::cumulative || !out.stamp_field.empty(), "resume.sends.stamp_field",
                 "cumulative acknowledgements count stamped sequence numbers: it must not be empty");
@@ -104,7 +104,8 @@ void client_config::validate() const
             require(!is_handshake_field(in.resume_header), "resume.receives.resume_header",
                     "is set by the WebSocket handshake itself");
         }
-        require(!in.send_acks || in.ack_every > 0, "resume.receives.ack_every", "must be positive when send_acks is set");
+        require(!in.send_acks || in.ack_every > 0, "resume.receives.ack_every",
+                "must be positive when send_acks is set");
         require(!in.send_acks || in.ack_delay > milliseconds::zero(), "resume.receives.ack_delay",
                 "must be positive when send_acks is set");
     }

@@ -79,8 +79,7 @@ std::vector<outgoing> send_queue::take_all()
     return all;
 }
 
-void send_queue::take(std::vector<outgoing>& batch, std::size_t max_bytes, std::size_t max_count,
-                      bool first_must_fit)
+void send_queue::take(std::vector<outgoing>& batch, std::size_t max_bytes, std::size_t max_count, bool first_must_fit)
 {
     std::lock_guard lock(mutex_);
     std::size_t bytes = 0;
@@ -330,7 +329,8 @@ void inbox::push(std::span<const inbound_message> messages)
             std::string own;
             if (spares_taken) own.swap(spares[--spares_taken]);
             own.assign(m.payload);
-            b->items.push_back({m.kind, 0, 0, b->storage.emplace_back(std::make_unique<std::string>(std::move(own))).get()});
+            b->items.push_back(
+                {m.kind, 0, 0, b->storage.emplace_back(std::make_unique<std::string>(std::move(own))).get()});
             continue;
         }
         if (!m.payload.empty()) std::memcpy(b->bytes.get() + at, m.payload.data(), m.payload.size());

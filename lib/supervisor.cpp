@@ -52,8 +52,7 @@ std::string endpoint_name(const ws_url& url)
 // --- supervisor ----------------------------------------------------------------------------------------
 
 supervisor::supervisor(asio::any_io_executor ex, asio::any_io_executor strand, const client_config& cfg,
-                       notifier& events, counters& stats, send_queue& sends, delivery& inbound,
-                       resume_state* resume)
+                       notifier& events, counters& stats, send_queue& sends, delivery& inbound, resume_state* resume)
     : ex_(std::move(ex)), strand_(std::move(strand)), cfg_(cfg), events_(events), stats_(stats), sends_(sends),
       inbound_(inbound), resume_(resume), target_(cfg), group_(cfg.group ? &core_of(*cfg.group) : nullptr),
       endpoint_(endpoint_name(target_.url)), fsm_(cfg, clock_type::now()), backoff_timer_(strand_),

@@ -12,7 +12,7 @@
 #include "link/open.hpp"
 #include "link/rtt.hpp"
 #include "mailbox.hpp"
-#include "resume/resume.hpp"
+#include "resume/resume_state.hpp"
 #include "supervisor_fsm.hpp"
 
 #include <tether/reconnect_policy.hpp>

@@ -24,11 +24,11 @@ enum class error {
     handshake_timeout,  ///< the WebSocket upgrade exceeded `handshake_timeout`.
     token_failed,       ///< the token provider threw or returned an unusable token.
     // How an operation ended.
-    client_closed,      ///< the client was closed (or destroyed); the operation cannot complete.
-    send_queue_full,    ///< `send_queue_capacity` messages are already waiting.
-    connection_lost,    ///< the link died while this message was being written; it may be lost.
-    reconnect_gave_up,  ///< the policy stopped on a disconnect that carried no error of its own.
-    request_timeout,    ///< no matching response arrived within the request's timeout.
+    client_closed,         ///< the client was closed (or destroyed); the operation cannot complete.
+    send_queue_full,       ///< `send_queue_capacity` messages are already waiting.
+    connection_lost,       ///< the link died while this message was being written; it may be lost.
+    reconnect_gave_up,     ///< the policy stopped on a disconnect that carried no error of its own.
+    request_timeout,       ///< no matching response arrived within the request's timeout.
     retained_buffer_full,  ///< acknowledged sends: the buffer of unacknowledged messages is full (`when_full::fail`).
     unidentified_message,  ///< acknowledged sends, per message: the message carries no id to be acknowledged by.
     // Why the server's certificate was refused (wss://); all permanent.

@@ -9,6 +9,7 @@
 #include <tether/error.hpp>
 #include <tether/message.hpp>
 #include <tether/reconnect_policy.hpp>
+#include <tether/resume.hpp>
 #include <tether/sessions.hpp>
 #include <tether/status.hpp>
 #include <tether/url.hpp>

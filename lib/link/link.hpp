@@ -13,7 +13,7 @@
 #include "../delivery.hpp"
 #include "../events.hpp"
 #include "../mailbox.hpp"
-#include "../resume/resume.hpp"
+#include "../resume/resume_state.hpp"
 #include "../wire/decoder.hpp"
 #include "../wire/deflate.hpp"
 #include "../wire/mask.hpp"

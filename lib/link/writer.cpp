@@ -198,8 +198,8 @@ void writer::encode_kept_message(const outbound_ledger& ledger, const retained& 
         stamped_.assign(text.substr(0, at));
         stamped_ += stamp;
         stamped_.append(text.substr(at));
-        return encode_frame(op, codec_->deflate({reinterpret_cast<const unsigned char*>(stamped_.data()), stamped_.size()}),
-                            true);
+        return encode_frame(
+            op, codec_->deflate({reinterpret_cast<const unsigned char*>(stamped_.data()), stamped_.size()}), true);
     }
     // The frame's payload is the message with the stamp spliced in: assembled, then masked as one
     // (masking three pieces at their phases would cost twice the masking).

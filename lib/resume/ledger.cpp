@@ -218,6 +218,4 @@ void outbound_ledger::complete(retained& r, std::vector<finished_send>& done, er
     done.push_back(std::move(f));
 }
 
-
-
 }  // namespace tether::detail

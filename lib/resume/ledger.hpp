@@ -104,10 +104,7 @@ struct finished_send {
 
 class outbound_ledger {
 public:
-    explicit outbound_ledger(const acknowledged_sends& cfg)
-        : cfg_(cfg), stamp_prefix_('"' + cfg.stamp_field + "\":")
-    {
-    }
+    explicit outbound_ledger(const acknowledged_sends& cfg) : cfg_(cfg), stamp_prefix_('"' + cfg.stamp_field + "\":") {}
 
     /// How many more messages, and bytes, the buffer takes; 0 when it is full.
     std::size_t room_messages() const noexcept;
@@ -208,8 +205,8 @@ private:
     const acknowledged_sends& cfg_;
     std::string stamp_prefix_;  // `"seq":`
     payload_store store_;
-    fifo<retained> kept_;     // in sequence order, contiguous: kept_.at(i).seq == front seq + i
-    std::size_t bytes_ = 0;   // payload bytes kept
+    fifo<retained> kept_;    // in sequence order, contiguous: kept_.at(i).seq == front seq + i
+    std::size_t bytes_ = 0;  // payload bytes kept
     std::uint64_t next_seq_ = 1;
     std::uint64_t next_write_ = 1;     // the first sequence number this link has not written
     std::uint64_t never_written_ = 1;  // every message before it has been written at least once

@@ -4,6 +4,8 @@
 // connection is live.
 #include <tether/testing/fault_proxy.hpp>
 
+#include "waiters.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -113,15 +115,12 @@ struct proxy_core : std::enable_shared_from_this<proxy_core> {
     std::mt19937_64 rng_{0x7e7e7e7e};
     fault_proxy_stats stats_;
     std::list<std::shared_ptr<relay>> links_;
-    std::list<std::shared_ptr<net::steady_timer>> waiters_;
+    change_waiters waiters_;  // the async_wait_until calls under way
 
     void listen();
     void close_listener() noexcept;
     void fill_backlog();
-    void notify() noexcept
-    {
-        for (auto& w : waiters_) w->cancel();
-    }
+    void notify() noexcept { waiters_.notify(); }
     void remove(relay* l) noexcept;
     template <class F>
     void for_each_link(F f)
@@ -380,22 +379,7 @@ net::awaitable<void> accept_loop(std::shared_ptr<detail::proxy_core> core, std::
 net::awaitable<error_code> wait_until(std::shared_ptr<detail::proxy_core> core, std::function<bool()> predicate,
                                       std::chrono::milliseconds limit)
 {
-    if (!predicate) co_return net::error::invalid_argument;
-    const auto deadline = clock_type::now() + limit;
-    auto timer = std::make_shared<net::steady_timer>(core->ex_);
-    core->waiters_.push_back(timer);
-    struct unregister {
-        std::shared_ptr<detail::proxy_core> core;
-        std::list<std::shared_ptr<net::steady_timer>>::iterator entry;
-        ~unregister() { core->waiters_.erase(entry); }
-    } guard{core, std::prev(core->waiters_.end())};
-    for (;;) {
-        if (predicate()) co_return error_code{};
-        if (clock_type::now() >= deadline) co_return net::error::timed_out;
-        timer->expires_at(deadline);
-        auto [ec] = co_await timer->async_wait(use_nothrow);
-        (void)ec;
-    }
+    return core->waiters_.wait_until(core->ex_, core, std::move(predicate), limit);
 }
 
 }  // namespace
@@ -404,19 +388,9 @@ net::awaitable<error_code> wait_until(std::shared_ptr<detail::proxy_core> core, 
 
 void detail::proxy_core::listen()
 {
-    const tcp::endpoint endpoint(net::ip::make_address_v4("127.0.0.1"), port_);
-    try {
-        acceptor_.open(endpoint.protocol());
-        acceptor_.set_option(tcp::acceptor::reuse_address(true));
-        acceptor_.bind(endpoint);
-        // An unreachable listener has no room at all in its backlog; fill_backlog takes the rest.
-        acceptor_.listen(mode_ == accept_mode::unreachable ? 0 : net::socket_base::max_listen_connections);
-    } catch (...) {
-        boost::system::error_code ignored;
-        acceptor_.close(ignored);
-        throw;
-    }
-    port_ = acceptor_.local_endpoint().port();
+    // An unreachable listener has no room at all in its backlog; fill_backlog takes the rest.
+    port_ = listen_on_loopback(acceptor_, port_,
+                               mode_ == accept_mode::unreachable ? 0 : net::socket_base::max_listen_connections);
     running_ = true;
     ++generation_;
     if (mode_ == accept_mode::unreachable)

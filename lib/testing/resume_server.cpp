@@ -3,6 +3,8 @@
 // this server reads and writes each connection at once and keeps only what is unacknowledged.)
 #include <tether/testing/resume_server.hpp>
 
+#include "waiters.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -207,13 +209,9 @@ struct resume_core : std::enable_shared_from_this<resume_core> {
     resume_server::message_handler handler;
     std::map<std::string, resume_session, std::less<>> sessions;  // nodes are stable: references stay valid
     std::list<std::weak_ptr<resume_connection>> connections;
-    // One timer per pending async_wait_until; cancelling it wakes the waiter to re-check.
-    std::list<std::shared_ptr<net::steady_timer>> waiters;
+    change_waiters waiters;  // the async_wait_until calls under way
 
-    void notify() noexcept
-    {
-        for (auto& w : waiters) w->cancel();
-    }
+    void notify() noexcept { waiters.notify(); }
 
     resume_session& session_named(std::string_view id)
     {
@@ -546,47 +544,14 @@ net::awaitable<void> accept_loop(impl_ptr core, std::uint64_t generation)
 
 net::awaitable<error_code> wait_until(impl_ptr core, std::function<bool()> predicate, std::chrono::milliseconds limit)
 {
-    if (!predicate) co_return net::error::invalid_argument;
-    const auto now = std::chrono::steady_clock::now();
-    const auto deadline = limit >= std::chrono::steady_clock::time_point::max() - now
-                              ? std::chrono::steady_clock::time_point::max()
-                              : now + limit;
-
-    auto timer = std::make_shared<net::steady_timer>(core->ex);
-    core->waiters.push_back(timer);
-    struct unregister {
-        impl_ptr core;
-        std::list<std::shared_ptr<net::steady_timer>>::iterator entry;
-        ~unregister() { core->waiters.erase(entry); }
-    } guard{core, std::prev(core->waiters.end())};
-
-    for (;;) {
-        if (predicate()) co_return error_code{};
-        if (std::chrono::steady_clock::now() >= deadline) co_return net::error::timed_out;
-        timer->expires_at(deadline);
-        // Completes at the deadline, or early (operation_aborted) when notify() reports a change.
-        auto [ec] = co_await timer->async_wait(use_nothrow);
-        (void)ec;
-    }
+    return core->waiters.wait_until(core->ex, core, std::move(predicate), limit);
 }
 
 }  // namespace
 
 void detail::resume_core::listen()
 {
-    const tcp::endpoint endpoint(net::ip::make_address_v4("127.0.0.1"), port);
-    try {
-        acceptor.open(endpoint.protocol());
-        // Lets start() rebind the port while connections of the previous run sit in TIME_WAIT.
-        acceptor.set_option(tcp::acceptor::reuse_address(true));
-        acceptor.bind(endpoint);
-        acceptor.listen();
-    } catch (...) {
-        beast::error_code ignored;
-        acceptor.close(ignored);  // so that a later start() can try again
-        throw;
-    }
-    port = acceptor.local_endpoint().port();
+    port = listen_on_loopback(acceptor, port);
     running = true;
     ++generation;
     net::co_spawn(ex, accept_loop(shared_from_this(), generation), net::detached);

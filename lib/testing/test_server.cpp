@@ -1,6 +1,8 @@
 // tether testing kit: the scripted in-process WebSocket server.
 #include <tether/testing/test_server.hpp>
 
+#include "waiters.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -91,15 +93,11 @@ struct server_core : std::enable_shared_from_this<server_core> {
     std::vector<upgrade_request> requests_;
     std::vector<std::string> messages_;
     std::list<std::weak_ptr<server_connection::state>> connections_;
-    // One timer per pending async_wait_until; cancelling it wakes the waiter to re-check.
-    std::list<std::shared_ptr<net::steady_timer>> waiters_;
+    change_waiters waiters_;  // the async_wait_until calls under way
 
     void listen();
     void stop() noexcept;
-    void notify() noexcept
-    {
-        for (auto& w : waiters_) w->cancel();
-    }
+    void notify() noexcept { waiters_.notify(); }
 };
 
 }  // namespace detail
@@ -431,28 +429,7 @@ net::awaitable<void> accept_loop(core_ptr core, std::uint64_t generation)
 
 net::awaitable<error_code> wait_until(core_ptr core, std::function<bool()> predicate, std::chrono::milliseconds limit)
 {
-    if (!predicate) co_return net::error::invalid_argument;
-    const auto now = std::chrono::steady_clock::now();
-    const auto deadline = limit >= std::chrono::steady_clock::time_point::max() - now
-                              ? std::chrono::steady_clock::time_point::max()
-                              : now + limit;
-
-    auto timer = std::make_shared<net::steady_timer>(core->ex_);
-    core->waiters_.push_back(timer);
-    struct unregister {
-        core_ptr core;
-        std::list<std::shared_ptr<net::steady_timer>>::iterator entry;
-        ~unregister() { core->waiters_.erase(entry); }
-    } guard{core, std::prev(core->waiters_.end())};
-
-    for (;;) {
-        if (predicate()) co_return error_code{};
-        if (std::chrono::steady_clock::now() >= deadline) co_return net::error::timed_out;
-        timer->expires_at(deadline);
-        // Completes at the deadline, or early (operation_aborted) when notify() reports a change.
-        auto [ec] = co_await timer->async_wait(use_nothrow);
-        (void)ec;
-    }
+    return core->waiters_.wait_until(core->ex_, core, std::move(predicate), limit);
 }
 
 }  // namespace
@@ -461,19 +438,7 @@ net::awaitable<error_code> wait_until(core_ptr core, std::function<bool()> predi
 
 void detail::server_core::listen()
 {
-    const tcp::endpoint endpoint(net::ip::make_address_v4("127.0.0.1"), port_);
-    try {
-        acceptor_.open(endpoint.protocol());
-        // Lets start() rebind the port while connections of the previous run sit in TIME_WAIT.
-        acceptor_.set_option(tcp::acceptor::reuse_address(true));
-        acceptor_.bind(endpoint);
-        acceptor_.listen();
-    } catch (...) {
-        beast::error_code ignored;
-        acceptor_.close(ignored);  // so that a later start() can try again
-        throw;
-    }
-    port_ = acceptor_.local_endpoint().port();
+    port_ = listen_on_loopback(acceptor_, port_);
     running_ = true;
     ++generation_;
     net::co_spawn(ex_, accept_loop(shared_from_this(), generation_), net::detached);

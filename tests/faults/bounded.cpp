@@ -73,12 +73,12 @@ namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
-constexpr std::size_t messages = 100'000;      // sends per mode
-constexpr std::size_t message_size = 1100;     // bytes per message: a little over 1 KiB
-constexpr std::size_t max_messages = 1024;     // the retained buffer's bounds
+constexpr std::size_t messages = 100'000;   // sends per mode
+constexpr std::size_t message_size = 1100;  // bytes per message: a little over 1 KiB
+constexpr std::size_t max_messages = 1024;  // the retained buffer's bounds
 constexpr std::size_t max_bytes = 1024 * 1024;
-constexpr std::size_t queue_capacity = 1024;   // wait mode: sends waiting for room
-constexpr std::size_t burst = 1024;            // wait mode: sends issued between two settlings
+constexpr std::size_t queue_capacity = 1024;  // wait mode: sends waiting for room
+constexpr std::size_t burst = 1024;           // wait mode: sends issued between two settlings
 // What the buffer holds when full: the bound that binds first. The bytes counted are the
 // application's payloads (the stamp tether adds is not), and a message that would take the
 // buffer past `max_bytes` is not kept. 1024 x 1100 bytes would be over 1 MiB: the bytes bind,
@@ -146,11 +146,11 @@ struct tally {
     void complete(std::size_t n, error_code ec)
     {
         ++completions;
-        const outcome o = !ec                                                  ? written
+        const outcome o = !ec                                                     ? written
                           : ec == error_code(tether::error::retained_buffer_full) ? buffer_full
                           : ec == error_code(tether::error::send_queue_full)      ? queue_full
                           : ec == error_code(tether::error::client_closed)        ? closed
-                                                                                 : other;
+                                                                                  : other;
         if (o == other && other_errors.size() < 200) other_errors += " " + ec.message() + ";";
         if (outcomes[n] != pending) {
             ++twice;
@@ -370,7 +370,8 @@ int main()
     check_eq("fail mode: messages_sent", fail_stats.messages_sent, bound);
     check_eq("fail mode: accepted by the server", fail_kit.accepted, bound);
     check_eq("fail mode: delivered to the server's application", seen["fail"].delivered, bound);
-    check_eq("fail mode: out of sequence at the server", seen["fail"].misordered + fail_kit.duplicates + fail_kit.gaps, 0);
+    check_eq("fail mode: out of sequence at the server", seen["fail"].misordered + fail_kit.duplicates + fail_kit.gaps,
+             0);
 
     // Fail mode in a burst: the same outcomes, none left waiting in the queue.
     check_eq("fail mode in a burst: completions", fail_burst.completions, burst_sends);
@@ -400,7 +401,8 @@ int main()
     check_eq("wait mode: send queue depth", wait_queued, queue_capacity);
     check_eq("wait mode: accepted by the server", wait_kit.accepted, bound);
     check_eq("wait mode: delivered to the server's application", seen["wait"].delivered, bound);
-    check_eq("wait mode: out of sequence at the server", seen["wait"].misordered + wait_kit.duplicates + wait_kit.gaps, 0);
+    check_eq("wait mode: out of sequence at the server", seen["wait"].misordered + wait_kit.duplicates + wait_kit.gaps,
+             0);
 
     // Memory. What the bounds allow: the kept payloads (at most `max_bytes`) and, in wait mode,
     // `queue_capacity` waiting payloads, each with its bookkeeping (the kept record, the queued
@@ -434,13 +436,13 @@ int main()
               << fail_burst.by_outcome[other] << " other; unacknowledged " << fail_burst_stats.messages_unacknowledged
               << ", queued " << fail_burst_stats.send_queue_depth << "\n";
     std::cout << "  wait mode (" << wait_seconds << " s, close " << wait_close_seconds << " s): " << messages
-              << " sent, " << wait_mode.completions << " completions: " << wait_mode.by_outcome[written]
-              << " written, " << wait_mode.by_outcome[closed] << " waited then client_closed, "
-              << wait_mode.by_outcome[queue_full] << " send_queue_full, " << wait_mode.by_outcome[other]
-              << " other; unacknowledged " << wait_stats.messages_unacknowledged << ", queued " << wait_queued
-              << ", server accepted " << wait_kit.accepted << "\n";
-    std::cout << "  memory (" << memory_name << ", KiB): " << mem_warm << " warm, " << mem_fail << " full in fail mode (+"
-              << growth(mem_fail) << ", allowed +" << fail_allowance_kib << "), " << mem_wait
+              << " sent, " << wait_mode.completions << " completions: " << wait_mode.by_outcome[written] << " written, "
+              << wait_mode.by_outcome[closed] << " waited then client_closed, " << wait_mode.by_outcome[queue_full]
+              << " send_queue_full, " << wait_mode.by_outcome[other] << " other; unacknowledged "
+              << wait_stats.messages_unacknowledged << ", queued " << wait_queued << ", server accepted "
+              << wait_kit.accepted << "\n";
+    std::cout << "  memory (" << memory_name << ", KiB): " << mem_warm << " warm, " << mem_fail
+              << " full in fail mode (+" << growth(mem_fail) << ", allowed +" << fail_allowance_kib << "), " << mem_wait
               << " full in wait mode (+" << growth(mem_wait) << ", allowed +" << wait_allowance_kib << "), " << mem_end
               << " at the end; io_context drained: " << (drained ? "yes" : "no") << std::endl;
     return ok ? 0 : 1;

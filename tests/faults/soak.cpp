@@ -214,7 +214,8 @@ asio::awaitable<void> serve(tcp::socket socket, server_record& rec)
     http::request<http::string_body> request;
     auto [request_ec, request_size] = co_await http::async_read(ws.next_layer(), buffer, request, nothrow);
     if (request_ec) co_return;
-    const bool offered = request[http::field::sec_websocket_extensions].find("permessage-deflate") != beast::string_view::npos;
+    const bool offered =
+        request[http::field::sec_websocket_extensions].find("permessage-deflate") != beast::string_view::npos;
     auto [ec] = co_await ws.async_accept(request, nothrow);
     if (ec) co_return;
     ++rec.connections;
@@ -369,7 +370,7 @@ int main(int argc, char** argv)
     std::unique_ptr<tether::testing::resume_server> kit;
     stream_record upstream, downstream;  // client to server's application; server to client's
     std::uint64_t published = 0;
-    tether::client_stats resume_stats{};                 // the client's, at the end
+    tether::client_stats resume_stats{};                // the client's, at the end
     tether::testing::resume_session_stats kit_stats{};  // the server's, at the end
     if (opt.resume) {
         tether::testing::resume_server_options kit_options;
@@ -384,8 +385,8 @@ int main(int argc, char** argv)
     } else {
         asio::co_spawn(ioc, accept_loop(*acceptor, rec), asio::detached);
     }
-    auto proxy = std::make_unique<fault_proxy>(ioc.get_executor(),
-                                               kit ? kit->port() : acceptor->local_endpoint().port());
+    auto proxy =
+        std::make_unique<fault_proxy>(ioc.get_executor(), kit ? kit->port() : acceptor->local_endpoint().port());
     proxy->set_seed(opt.seed);
 
     tether::client_config cfg;
@@ -648,12 +649,11 @@ int main(int argc, char** argv)
         std::cout << "  resume: client to server " << next << " sent, " << upstream.delivered << " delivered, "
                   << (next - upstream.delivered) << " lost, " << upstream.misordered << " out of sequence; "
                   << "server to client " << published << " published, " << downstream.delivered << " delivered, "
-                  << (published - downstream.delivered) << " lost, " << downstream.misordered
-                  << " out of sequence\n";
+                  << (published - downstream.delivered) << " lost, " << downstream.misordered << " out of sequence\n";
         std::cout << "  resume: " << s.messages_resent << " resent by the client, " << s.duplicates_dropped
-                  << " duplicates dropped by the client, " << kit_stats.duplicates
-                  << " dropped by the server, " << kit_stats.replayed << " replayed by the server, "
-                  << s.acks_sent << " acks sent by the client, " << s.gaps << " gaps\n";
+                  << " duplicates dropped by the client, " << kit_stats.duplicates << " dropped by the server, "
+                  << kit_stats.replayed << " replayed by the server, " << s.acks_sent << " acks sent by the client, "
+                  << s.gaps << " gaps\n";
     }
     std::cout << "  order: " << rec.duplicates << " duplicates, " << rec.reordered << " reordered on a connection, "
               << rec.late << " late from an abandoned link" << (opt.strict ? "" : " (reported; --strict fails on them)")

@@ -92,7 +92,8 @@ std::string describe_errors(const recorder& r)
 {
     std::string out;
     for (const auto& e : r.errors) out += (out.empty() ? "" : "; ") + e;
-    for (const auto& e : r.reconnecting) out += (out.empty() ? "" : "; ") + ("reconnecting: " + tether::describe(e.reason));
+    for (const auto& e : r.reconnecting)
+        out += (out.empty() ? "" : "; ") + ("reconnecting: " + tether::describe(e.reason));
     for (const auto& d : r.closes) out += (out.empty() ? "" : "; ") + ("closed: " + tether::describe(d));
     return out.empty() ? "none" : out;
 }
@@ -122,7 +123,8 @@ json::value push_message(int i)
 }
 
 // Receives one message, or nothing (reported as a failed check) when the receive fails.
-asio::awaitable<std::optional<json::value>> receive(tether::client& c, const recorder& r, checks& check, const std::string& what)
+asio::awaitable<std::optional<json::value>> receive(tether::client& c, const recorder& r, checks& check,
+                                                    const std::string& what)
 {
     auto [ec, v] = co_await c.async_receive(use_tuple);
     if (ec) {
@@ -289,8 +291,8 @@ asio::awaitable<void> scenario_resume(tether::client& c, recorder& r, checks& ch
         co_await t.async_wait(use_tuple);
     }
     check(acknowledged == n && failed == 0, "every send completes acknowledged (" + std::to_string(acknowledged) +
-                                                " of " + std::to_string(n) + ", " + std::to_string(failed) +
-                                                " failed" + (failed ? ": " + first_failure : "") + ")");
+                                                " of " + std::to_string(n) + ", " + std::to_string(failed) + " failed" +
+                                                (failed ? ": " + first_failure : "") + ")");
     const auto s = c.stats();
     check(s.connections >= 2, std::to_string(s.connections) + " connections");
     std::printf("resume: %llu connections, %llu messages resent, %llu duplicates dropped, %llu gaps, %llu acks sent\n",

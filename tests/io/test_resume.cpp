@@ -178,7 +178,8 @@ BOOST_AUTO_TEST_CASE(a_full_retained_buffer_holds_new_sends_back_until_acknowled
     run(ioc, [&]() -> asio::awaitable<void> {
         c.async_run([](error_code) {});
         co_await c.async_connect(use_tuple);
-        for (int i = 0; i < 10; ++i) c.async_send(std::string(R"({"type":"m"})"), [&](error_code ec) { completed += ec ? 0 : 1; });
+        for (int i = 0; i < 10; ++i)
+            c.async_send(std::string(R"({"type":"m"})"), [&](error_code ec) { completed += ec ? 0 : 1; });
         BOOST_TEST(co_await eventually([&] { return received.size() == 4; }));
         co_await pause(30ms);  // nothing more goes out: the buffer is full
         BOOST_TEST(received.size() == 4u);

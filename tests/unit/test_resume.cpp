@@ -355,8 +355,8 @@ BOOST_AUTO_TEST_CASE(the_cursor_delivers_each_position_once_and_reports_gaps)
         bool ack_now;
     };
     const row rows[] = {
-        {1, admission::next, 1, false},      {2, admission::next, 2, false},      {2, admission::duplicate, 2, false},
-        {1, admission::duplicate, 2, false}, {3, admission::next, 3, true},       {7, admission::gap, 7, true},
+        {1, admission::next, 1, false},      {2, admission::next, 2, false}, {2, admission::duplicate, 2, false},
+        {1, admission::duplicate, 2, false}, {3, admission::next, 3, true},  {7, admission::gap, 7, true},
         {8, admission::next, 8, true},
     };
     for (const row& r : rows) {

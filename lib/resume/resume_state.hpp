@@ -3,8 +3,8 @@
 // acknowledgements and positions out of each read's messages before delivery sees them, completing
 // the sends they release, counting, and reporting gaps. The reader, the writer and the acker of
 // each link, and the supervisor between links, call it; nothing here touches a socket.
-#ifndef TETHER_LIB_RESUME_RESUME_HPP
-#define TETHER_LIB_RESUME_RESUME_HPP
+#ifndef TETHER_LIB_RESUME_RESUME_STATE_HPP
+#define TETHER_LIB_RESUME_RESUME_STATE_HPP
 
 #include "../delivery.hpp"
 #include "../events.hpp"
@@ -70,8 +70,7 @@ public:
 private:
     void complete(std::vector<finished_send>& done);
     std::optional<acknowledgement> ack_in(const inbound_message& m, std::span<const std::string_view> members) const;
-    std::optional<std::uint64_t> position_in(const inbound_message& m,
-                                             std::span<const std::string_view> members) const;
+    std::optional<std::uint64_t> position_in(const inbound_message& m, std::span<const std::string_view> members) const;
 
     const resume_config& cfg_;
     asio::any_io_executor ex_;

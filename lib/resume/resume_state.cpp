@@ -1,4 +1,4 @@
-#include "resume.hpp"
+#include "resume_state.hpp"
 
 #include "json_fields.hpp"
 
@@ -12,8 +12,8 @@ enum member : std::size_t { type, ack_seq, ack_id, position, members };
 
 }  // namespace
 
-resume_state::resume_state(const resume_config& cfg, asio::any_io_executor ex, const notifier& events,
-                           counters& stats, send_queue& sends, delivery& inbound)
+resume_state::resume_state(const resume_config& cfg, asio::any_io_executor ex, const notifier& events, counters& stats,
+                           send_queue& sends, delivery& inbound)
     : cfg_(cfg), ex_(std::move(ex)), events_(events), stats_(stats), sends_(sends), inbound_(inbound)
 {
     if (cfg_.sends.enabled) ledger_.emplace(cfg_.sends);
@@ -68,8 +68,8 @@ resume_state::admitted resume_state::admit(std::span<const inbound_message> batc
     admitted result{batch, false};
     bool filtered = false;  // admitted_ holds the messages kept so far
     const std::array<std::string_view, members> names{
-        "type", "seq", "id", cursor_ && !cfg_.receives.position_of ? std::string_view(cfg_.receives.position_field)
-                                                                    : std::string_view()};
+        "type", "seq", "id",
+        cursor_ && !cfg_.receives.position_of ? std::string_view(cfg_.receives.position_field) : std::string_view()};
     std::array<std::string_view, members> values;
     const bool scan = (ledger_ && !cfg_.sends.ack_of) || (cursor_ && !cfg_.receives.position_of);
 
