@@ -176,7 +176,7 @@ void writer::encode_kept(outbound_ledger& ledger)
         encode_kept_message(ledger, *r);
         bytes += r->payload_size();
         ++kept_in_batch_;
-        ledger.advance();
+        ledger.advance(*r);
     }
     kept_end_ = ledger.write_position();
 }

@@ -128,10 +128,13 @@ public:
     }
     void advance() noexcept
     {
-        if (retained* r = next_to_write()) {
-            if (r->written) ++resent_;
-            ++next_write_;
-        }
+        if (const retained* r = next_to_write()) advance(*r);
+    }
+    /// The same, past `r`, which `next_to_write` just returned.
+    void advance(const retained& r) noexcept
+    {
+        if (r.written) ++resent_;
+        ++next_write_;
     }
     /// The sequence number the next `advance` ends a write at: what `written_through` takes.
     std::uint64_t write_position() const noexcept { return next_write_; }
@@ -192,7 +195,10 @@ public:
         // The prefix fits: config validation bounds the field's length.
         if (!r.stamped) return 0;
         std::memcpy(out, stamp_prefix_.data(), stamp_prefix_.size());
-        char* end = std::to_chars(out + stamp_prefix_.size(), out + max_stamp - 1, r.seq).ptr;
+        const std::string_view digits = decimal(r.seq);
+        char* end = out + stamp_prefix_.size();
+        std::memcpy(end, digits.data(), digits.size());
+        end += digits.size();
         if (!r.empty_object) *end++ = ',';
         return static_cast<std::size_t>(end - out);
     }
@@ -203,7 +209,30 @@ private:
     void complete(retained& r, std::vector<finished_send>& done, error_code ec = {});
 
     const acknowledged_sends& cfg_;
+    // `n` in decimal. Messages are stamped in sequence, so the digits of the last one are counted
+    // on by one (an odometer) rather than converted afresh.
+    std::string_view decimal(std::uint64_t n) const noexcept
+    {
+        if (n == decimal_of_ + 1 && decimal_size_ > 0) {
+            std::size_t i = decimal_size_;
+            while (i > 0 && decimal_[i - 1] == '9') decimal_[--i] = '0';
+            if (i > 0) {
+                ++decimal_[i - 1];
+            } else {
+                std::memmove(decimal_ + 1, decimal_, decimal_size_++);
+                decimal_[0] = '1';
+            }
+        } else {
+            decimal_size_ = static_cast<std::size_t>(std::to_chars(decimal_, decimal_ + sizeof decimal_, n).ptr - decimal_);
+        }
+        decimal_of_ = n;
+        return {decimal_, decimal_size_};
+    }
+
     std::string stamp_prefix_;  // `"seq":`
+    mutable char decimal_[20] = {};
+    mutable std::size_t decimal_size_ = 0;
+    mutable std::uint64_t decimal_of_ = 0;
     payload_store store_;
     fifo<retained> kept_;    // in sequence order, contiguous: kept_.at(i).seq == front seq + i
     std::size_t bytes_ = 0;  // payload bytes kept

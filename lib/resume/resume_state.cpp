@@ -89,7 +89,8 @@ resume_state::admitted resume_state::admit(std::span<const inbound_message> batc
                 drop = true;
             }
         }
-        if (!drop && cursor_) {
+        // "ack" is reserved both ways: never a position, even where sends are not acknowledged.
+        if (!drop && cursor_ && values[type] != R"("ack")") {
             if (auto p = position_in(m, values)) {
                 const std::uint64_t expected = cursor_->last() + 1;
                 switch (cursor_->admit(*p)) {

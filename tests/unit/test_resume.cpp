@@ -138,6 +138,33 @@ BOOST_AUTO_TEST_CASE(the_stamp_goes_after_the_opening_brace)
     BOOST_TEST(std::string_view(stamp, n) == R"("seq":2)");
 }
 
+BOOST_AUTO_TEST_CASE(stamps_count_on_through_every_carry)
+{
+    acknowledged_sends cfg;
+    cfg.enabled = true;
+    outbound_ledger l(cfg);
+    char stamp[outbound_ledger::max_stamp];
+    for (std::uint64_t seq = 1; seq <= 1200; ++seq) {
+        outgoing m;
+        m.payload = "{}";
+        BOOST_REQUIRE(l.keep(m));
+        const retained* r = l.next_to_write();
+        BOOST_REQUIRE(r);
+        const std::size_t n = l.stamp_of(*r, stamp);
+        BOOST_REQUIRE_EQUAL(std::string(stamp, n), "\"seq\":" + std::to_string(seq));
+        l.advance(*r);
+    }
+    // Out of sequence (a resend after a reconnect): converted afresh, then counted on again.
+    l.rewind();
+    const std::uint64_t expected[] = {1, 2, 3};
+    for (std::uint64_t seq : expected) {
+        const retained* r = l.next_to_write();
+        const std::size_t n = l.stamp_of(*r, stamp);
+        BOOST_TEST(std::string(stamp, n) == "\"seq\":" + std::to_string(seq));
+        l.advance(*r);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(kept_payloads_share_blocks_that_go_back_when_every_payload_in_them_is_released)
 {
     payload_store store;
