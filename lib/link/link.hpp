@@ -235,7 +235,7 @@ private:
     // Acknowledged sends: the ledger's messages this link has not written, then new ones from the
     // send queue as far as the ledger has room.
     void encode_kept(outbound_ledger& ledger);
-    void encode_kept_message(const outbound_ledger& ledger, const retained& r);
+    void encode_kept_message(const retained& r);
     void encode_message(std::string_view text);  // a text frame of ours: an acknowledgement
     void encode_frame(wire::opcode op, std::span<const unsigned char> payload, bool compressed = false);
     void add_piece(std::size_t at, std::size_t n);  // out_[at, at + n) joins the write
@@ -260,7 +260,6 @@ private:
     std::uint64_t kept_end_ = 0;
     std::size_t kept_in_batch_ = 0;
     std::vector<outgoing> refused_;  // taken from the queue, refused by the ledger (no id)
-    std::string stamped_;            // a stamped payload, for the deflater
     bool close_in_batch_ = false;
     bool parked_ = false;   // waiting for work in the send queue
     bool pending_ = false;  // buffers_ holds the rest of a batch write_now started

@@ -4,7 +4,7 @@
 // buffer; a large payload is masked where it is and joins the write as a buffer of its own (a
 // gather write). With acknowledged sends, messages go through the ledger, which keeps them: those
 // this link has not written yet first (after a reconnect, every one kept), each copied into the
-// buffer with its stamp, so that the kept payload stays as the application sent it.
+// buffer, stamped as it was kept (masking in place would change what is kept for a resend).
 #include "link.hpp"
 
 #include "../wire/encoder.hpp"
@@ -173,7 +173,7 @@ void writer::encode_kept(outbound_ledger& ledger)
             continue;
         }
         if (bytes > 0 && bytes + r->payload_size() > batch_bytes) break;
-        encode_kept_message(ledger, *r);
+        encode_kept_message(*r);
         bytes += r->payload_size();
         ++kept_in_batch_;
         ledger.advance(*r);
@@ -181,38 +181,14 @@ void writer::encode_kept(outbound_ledger& ledger)
     kept_end_ = ledger.write_position();
 }
 
-void writer::encode_kept_message(const outbound_ledger& ledger, const retained& r)
+void writer::encode_kept_message(const retained& r)
 {
+    // Stamped when it was kept: every write, the first and the resends, is a plain masked copy.
     const auto op = r.kind == message_kind::binary ? wire::opcode::binary : wire::opcode::text;
     const std::string_view text = r.payload();
-    const auto* payload = reinterpret_cast<const unsigned char*>(text.data());
-    char stamp_bytes[outbound_ledger::max_stamp];
-    const std::size_t stamp_size = ledger.stamp_of(r, stamp_bytes);
-    const std::string_view stamp(stamp_bytes, stamp_size);
-    if (stamp_size == 0) {
-        if (codec_ && codec_->compresses()) return encode_frame(op, codec_->deflate({payload, text.size()}), true);
-        return encode_frame(op, {payload, text.size()});
-    }
-    const std::size_t at = r.stamp_at;
-    if (codec_ && codec_->compresses()) {
-        stamped_.assign(text.substr(0, at));
-        stamped_ += stamp;
-        stamped_.append(text.substr(at));
-        return encode_frame(
-            op, codec_->deflate({reinterpret_cast<const unsigned char*>(stamped_.data()), stamped_.size()}), true);
-    }
-    // The frame's payload is the message with the stamp spliced in: assembled, then masked as one
-    // (masking three pieces at their phases would cost twice the masking).
-    const std::size_t size = text.size() + stamp.size();
-    const wire::mask_key key = masks_.next();
-    const std::size_t start = out_size_;
-    unsigned char* out = grow(wire::frame_size(size));
-    out += wire::write_header(out, op, size, key);
-    std::memcpy(out, payload, at);
-    std::memcpy(out + at, stamp.data(), stamp.size());
-    std::memcpy(out + at + stamp.size(), payload + at, text.size() - at);
-    wire::mask_in_place(out, size, key);
-    add_piece(start, wire::frame_size(size));
+    const std::span<const unsigned char> payload(reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    if (codec_ && codec_->compresses()) return encode_frame(op, codec_->deflate(payload), true);
+    encode_frame(op, payload);
 }
 
 void writer::encode_message(std::string_view text)

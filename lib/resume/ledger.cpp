@@ -18,9 +18,16 @@ constexpr std::size_t largest_block = 64 * 1024;
 
 const char* payload_store::store(std::string_view bytes)
 {
-    if (blocks_.empty() || blocks_.back().size - blocks_.back().used < bytes.size()) {
+    char* at = allocate(bytes.size());
+    if (!bytes.empty()) std::memcpy(at, bytes.data(), bytes.size());
+    return at;
+}
+
+char* payload_store::allocate(std::size_t n)
+{
+    if (blocks_.empty() || blocks_.back().size - blocks_.back().used < n) {
         const std::size_t last = blocks_.empty() ? 0 : blocks_.back().size;
-        const std::size_t size = std::max({std::min(2 * last, largest_block), smallest_block, bytes.size()});
+        const std::size_t size = std::max({std::min(2 * last, largest_block), smallest_block, n});
         block& b = blocks_.emplace_back();
         if (spare_.data && spare_.size >= size) {
             b.data = std::move(spare_.data);
@@ -32,8 +39,7 @@ const char* payload_store::store(std::string_view bytes)
     }
     block& b = blocks_.back();
     char* at = b.data.get() + b.used;
-    if (!bytes.empty()) std::memcpy(at, bytes.data(), bytes.size());
-    b.used += bytes.size();
+    b.used += n;
     ++b.stored;
     return at;
 }
@@ -112,12 +118,29 @@ bool outbound_ledger::keep(outgoing& m)
     retained& r = kept_.emplace_back();
     r.seq = next_seq_++;
     r.kind = m.kind;
-    if (m.payload.size() <= payload_store::inline_limit) {
-        r.size = static_cast<std::uint32_t>(m.payload.size());
-        r.data = store_.store(m.payload);  // the application's string is freed by the caller, still warm
+    const std::size_t application_size = m.payload.size();
+    // The stamp is spliced in here, once: a JSON object gets its number as its first member.
+    char stamp[max_stamp];
+    std::size_t stamp_size = 0, at = 0;
+    if (!cfg_.stamp_field.empty() && r.kind == message_kind::text) {
+        if (const auto point = find_stamp_point(m.payload)) {
+            at = point->at;
+            stamp_size = make_stamp(r.seq, point->empty_object, stamp);
+        }
+    }
+    r.stamp_size = static_cast<std::uint8_t>(stamp_size);
+    if (application_size + stamp_size <= payload_store::inline_limit) {
+        // Copied in, stamp and all; the application's string is freed by the caller, still warm.
+        char* to = store_.allocate(application_size + stamp_size);
+        std::memcpy(to, m.payload.data(), at);
+        std::memcpy(to + at, stamp, stamp_size);
+        std::memcpy(to + at + stamp_size, m.payload.data() + at, application_size - at);
+        r.data = to;
+        r.size = static_cast<std::uint32_t>(application_size + stamp_size);
     } else {
         r.extra = std::make_unique<retained_extra>();
         r.extra->large = std::move(m.payload);
+        if (stamp_size > 0) r.extra->large.insert(at, stamp, stamp_size);
     }
     if (!id.empty()) {
         if (!r.extra) r.extra = std::make_unique<retained_extra>();
@@ -125,14 +148,7 @@ bool outbound_ledger::keep(outgoing& m)
     }
     r.handler.swap(m.handler);
     r.request_id = m.request_id;
-    if (!cfg_.stamp_field.empty() && r.kind == message_kind::text) {
-        if (const auto point = find_stamp_point(r.payload()); point && point->at <= UINT32_MAX) {
-            r.stamped = true;
-            r.stamp_at = static_cast<std::uint32_t>(point->at);
-            r.empty_object = point->empty_object;
-        }
-    }
-    bytes_ += r.payload_size();
+    bytes_ += application_size;
     return true;
 }
 
@@ -193,7 +209,7 @@ void outbound_ledger::fail_all(error_code ec, std::vector<finished_send>& done)
         retained& r = kept_.front();
         if (r.request_id != 0 && !r.written) done.push_back({{}, r.request_id, ec});
         complete(r, done, ec);
-        bytes_ -= r.payload_size();
+        bytes_ -= r.application_size();
         kept_.pop_front();
     }
     store_.clear();
@@ -204,7 +220,7 @@ void outbound_ledger::release_front(std::vector<finished_send>& done)
 {
     retained& r = kept_.front();
     complete(r, done);  // nothing when it completed already
-    bytes_ -= r.payload_size();
+    bytes_ -= r.application_size();
     if (r.data) store_.release_oldest();
     kept_.pop_front();
 }

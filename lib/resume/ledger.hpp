@@ -36,19 +36,20 @@ struct retained {
     void_handler handler;
     std::uint64_t request_id = 0;  ///< the message of an `async_request`
     std::uint32_t size = 0;        ///< of the payload in the store (at most `payload_store::inline_limit`)
-    std::uint32_t stamp_at = 0;    ///< where the stamp goes (`stamped`), found once
+    std::uint8_t stamp_size = 0;   ///< bytes of the stamp spliced into the payload (0: none)
     message_kind kind = message_kind::text;
-    bool stamped = false;       ///< a JSON object that gets the sequence number
-    bool empty_object = false;  ///< `{}`: the stamp needs no comma
     bool acknowledged = false;  ///< per message: acknowledged, waiting for those before it
     bool written = false;       ///< written at least once
 
-    /// As the application sent it, without the stamp.
+    /// As it goes on the wire: the application's message with its stamp spliced in, once, when it
+    /// was kept (a resend carries the same number), so that every write is a plain masked copy.
     std::string_view payload() const noexcept
     {
         return data || !extra ? std::string_view(data, size) : std::string_view(extra->large);
     }
     std::size_t payload_size() const noexcept { return data || !extra ? size : extra->large.size(); }
+    /// The application's bytes, which the bounds count.
+    std::size_t application_size() const noexcept { return payload_size() - stamp_size; }
     /// Per-message acknowledgements: its id.
     std::string_view id() const noexcept { return extra ? std::string_view(extra->id) : std::string_view(); }
 };
@@ -71,6 +72,8 @@ public:
     payload_store(const payload_store&) = delete;
     payload_store& operator=(const payload_store&) = delete;
 
+    /// Room for `n` bytes (at most `inline_limit`), to be written at once: one payload.
+    char* allocate(std::size_t n);
     /// Copies `bytes` (at most `inline_limit`) in; where they are now.
     const char* store(std::string_view bytes);
     /// The oldest stored payload is released.
@@ -187,19 +190,18 @@ public:
     /// Writes of a message after its first, over the ledger's life.
     std::uint64_t resent() const noexcept { return resent_; }
 
-    /// The member `r`'s payload gets at `r.stamp_at` (`"seq":7,`), written to `out`; its size, 0
-    /// when it is sent as it is.
+    /// The member a payload gets for number `seq` (`"seq":7,`, without the comma in `{}`), written
+    /// to `out`; its size.
     static constexpr std::size_t max_stamp = 128;
-    std::size_t stamp_of(const retained& r, char (&out)[max_stamp]) const noexcept
+    std::size_t make_stamp(std::uint64_t seq, bool empty_object, char (&out)[max_stamp]) const noexcept
     {
         // The prefix fits: config validation bounds the field's length.
-        if (!r.stamped) return 0;
         std::memcpy(out, stamp_prefix_.data(), stamp_prefix_.size());
-        const std::string_view digits = decimal(r.seq);
+        const std::string_view digits = decimal(seq);
         char* end = out + stamp_prefix_.size();
         std::memcpy(end, digits.data(), digits.size());
         end += digits.size();
-        if (!r.empty_object) *end++ = ',';
+        if (!empty_object) *end++ = ',';
         return static_cast<std::size_t>(end - out);
     }
 
