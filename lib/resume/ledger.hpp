@@ -225,7 +225,8 @@ private:
                 decimal_[0] = '1';
             }
         } else {
-            decimal_size_ = static_cast<std::size_t>(std::to_chars(decimal_, decimal_ + sizeof decimal_, n).ptr - decimal_);
+            decimal_size_ =
+                static_cast<std::size_t>(std::to_chars(decimal_, decimal_ + sizeof decimal_, n).ptr - decimal_);
         }
         decimal_of_ = n;
         return {decimal_, decimal_size_};
