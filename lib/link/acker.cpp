@@ -15,8 +15,8 @@ asio::awaitable<disconnect> acker::run()
     for (;;) {
         if (stopped(cs)) co_return user_disconnect();
         if (!st_.resume->ack_waiting()) {
-            st_.ack_wanted.reset();
-            co_await st_.ack_wanted.wait();
+            wanted_.reset();
+            co_await wanted_.wait();
             continue;
         }
         timer_.expires_after(st_.resume->ack_delay());

@@ -79,6 +79,7 @@ link::link(asio::any_io_executor strand, std::unique_ptr<transport> io, std::str
       acker_(resume && resume->receives_acked() ? std::make_unique<acker>(state_) : nullptr), spawned_done_(strand_)
 {
     state_.out = &writer_;
+    state_.ack_task = acker_.get();
 }
 
 void link::close()
@@ -103,7 +104,7 @@ asio::awaitable<link_result> link::run()
                    }));
     if (acker_)
         asio::co_spawn(strand_, acker_->run(),
-                       asio::bind_cancellation_slot(stop_acker_.slot(), [this](std::exception_ptr e, disconnect why) {
+                       asio::bind_cancellation_slot(acker_->stop.slot(), [this](std::exception_ptr e, disconnect why) {
                            ended(e, std::move(why));
                        }));
     std::exception_ptr reader_failure;
@@ -144,7 +145,7 @@ void link::stop_all()
     state_.stopping = true;
     stop_writer_.emit(asio::cancellation_type::terminal);
     stop_heartbeat_.emit(asio::cancellation_type::terminal);
-    if (acker_) stop_acker_.emit(asio::cancellation_type::terminal);
+    if (acker_) acker_->stop.emit(asio::cancellation_type::terminal);
     if (first_end_ && first_end_->kind != disconnect_kind::close_frame) io_->close(true);
     state_.inbound.release_reader();
     state_.controls_drained.set();

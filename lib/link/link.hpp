@@ -37,6 +37,7 @@
 namespace tether::detail {
 
 class writer;
+class acker;
 
 /// What a link is told by its client, for its whole life.
 struct link_settings {
@@ -83,7 +84,7 @@ struct link_state {
     link_state(const asio::any_io_executor& strand, transport& io, const link_settings& settings, send_queue& sends,
                delivery& inbound, resume_state* resume, counters& stats, rtt_estimator& rtt, const notifier& events)
         : strand(strand), io(io), settings(settings), sends(sends), inbound(inbound), resume(resume), stats(stats),
-          rtt(rtt), events(events), controls_drained(strand), close_written(strand), ack_wanted(strand)
+          rtt(rtt), events(events), controls_drained(strand), close_written(strand)
     {
     }
 
@@ -128,10 +129,10 @@ struct link_state {
     bool close_sent = false;
     strand_event close_written;  ///< the writer wrote the close frame (or gave up writing)
 
-    // Resumable receives: the writer sends an acknowledgement in its next batch; the acker is
-    // woken when delivered messages wait to be acknowledged.
+    // Resumable receives: the writer sends an acknowledgement in its next batch; the acker (only
+    // when acknowledgements are on) is woken when delivered messages wait to be acknowledged.
     bool ack_requested = false;
-    strand_event ack_wanted;
+    acker* ack_task = nullptr;
 
     /// `n` bytes were read: the link is alive.
     void arrived(std::size_t n) noexcept
@@ -278,11 +279,20 @@ private:
 /// at once, asks the writer for an acknowledgement `ack_delay` after the first of them.
 class acker {
 public:
-    explicit acker(link_state& st) : st_(st), timer_(st.strand) {}
+    explicit acker(link_state& st) : st_(st), wanted_(st.strand), timer_(st.strand) {}
     asio::awaitable<disconnect> run();
+    /// Delivered messages wait to be acknowledged.
+    void wake()
+    {
+        if (!wanted_.is_set()) wanted_.set();
+    }
+    /// Stops the task (the link's end); kept here, so that a link without acknowledgements pays
+    /// for none of it.
+    asio::cancellation_signal stop;
 
 private:
     link_state& st_;
+    strand_event wanted_;
     asio::steady_timer timer_;
 };
 
@@ -320,7 +330,7 @@ private:
     writer writer_;
     heartbeat heartbeat_;
     std::unique_ptr<acker> acker_;  // only with acknowledgements of resumable receives
-    asio::cancellation_signal stop_writer_, stop_heartbeat_, stop_acker_;
+    asio::cancellation_signal stop_writer_, stop_heartbeat_;
     unsigned spawned_running_ = 0;
     strand_event spawned_done_;
     std::optional<disconnect> first_end_;

@@ -275,8 +275,8 @@ void reader::deliver()
         if (admitted.room_made) st_.sends.wake();  // the writer may take more from the queue
         if (st_.resume->ack_due_now())
             st_.ack_requested = true;
-        else if (st_.resume->ack_waiting() && !st_.ack_wanted.is_set())
-            st_.ack_wanted.set();
+        else if (st_.ack_task && st_.resume->ack_waiting())
+            st_.ack_task->wake();
     }
     if (!messages.empty()) st_.inbound.deliver(messages);
     // What the messages (or pings) just read asked for goes out now: a reply, a pong.
