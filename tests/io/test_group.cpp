@@ -53,12 +53,13 @@ BOOST_AUTO_TEST_CASE(clients_of_a_group_reach_the_server_no_faster_than_its_rate
         BOOST_TEST(all);
         for (auto& c : clients) co_await c->async_close(use_tuple);
     });
-    // One token at once, then one per 50 ms: the last upgrade comes at least 5 x 50 ms after the
-    // first (less a little: the server stamps a request when it has read it, not when it began).
+    // One token at once, then one per 50 ms: the last attempt starts 5 x 50 ms after the first.
+    // The server stamps a request when it has read it, and on a loaded machine the first may be
+    // read late: one interval of slack (without the group, all six arrive within milliseconds).
     const auto& r = server.requests();
     BOOST_REQUIRE_EQUAL(r.size(), std::size_t(n));
     const auto span = r.back().received_at - r.front().received_at;
-    BOOST_TEST(span >= 240ms, std::chrono::duration_cast<std::chrono::milliseconds>(span).count() << " ms");
+    BOOST_TEST(span >= 200ms, std::chrono::duration_cast<std::chrono::milliseconds>(span).count() << " ms");
     const auto s = status_of(*group);
     BOOST_TEST(s.endpoint == "ws://127.0.0.1:" + std::to_string(server.port()));
     BOOST_TEST(s.admitted == std::uint64_t(n));
