@@ -30,25 +30,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <unistd.h>
+#include "measure.hpp"
 
 #include <cstddef>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define TETHER_BOUNDED_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TETHER_BOUNDED_ASAN 1
-#endif
-#endif
-#ifdef TETHER_BOUNDED_ASAN
-#if __has_include(<sanitizer/allocator_interface.h>)
-#include <sanitizer/allocator_interface.h>
-#else
-// GCC ships the runtime, which exports it, without the header.
-extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
-#endif
-#endif
 
 #include <algorithm>
 #include <array>
@@ -86,26 +70,7 @@ constexpr std::size_t burst = 1024;           // wait mode: sends issued between
 constexpr std::size_t bound = std::min(max_messages, max_bytes / message_size);
 static_assert(bound == 953);
 
-// The resident set, or under AddressSanitizer the live heap (its quarantine keeps freed memory
-// resident, so the resident set would only grow): KiB.
-std::size_t memory_kib()
-{
-#ifdef TETHER_BOUNDED_ASAN
-    return __sanitizer_get_current_allocated_bytes() / 1024;
-#else
-    std::ifstream statm("/proc/self/statm");
-    std::size_t total = 0, resident = 0;
-    statm >> total >> resident;
-    return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) / 1024;
-#endif
-}
-
-constexpr const char* memory_name =
-#ifdef TETHER_BOUNDED_ASAN
-    "live heap (AddressSanitizer)";
-#else
-    "rss";
-#endif
+using tether::faults::memory_kib;  // the resident set, or under AddressSanitizer the live heap
 
 // Message `n`: {"type":"m","n":<n>,"pad":"xxx..."}, padded to exactly `message_size` bytes, so
 // that the bound is known in advance.
@@ -441,7 +406,7 @@ int main()
               << " send_queue_full, " << wait_mode.by_outcome[other] << " other; unacknowledged "
               << wait_stats.messages_unacknowledged << ", queued " << wait_queued << ", server accepted "
               << wait_kit.accepted << "\n";
-    std::cout << "  memory (" << memory_name << ", KiB): " << mem_warm << " warm, " << mem_fail
+    std::cout << "  memory (" << tether::faults::memory_measure << ", KiB): " << mem_warm << " warm, " << mem_fail
               << " full in fail mode (+" << growth(mem_fail) << ", allowed +" << fail_allowance_kib << "), " << mem_wait
               << " full in wait mode (+" << growth(mem_wait) << ", allowed +" << wait_allowance_kib << "), " << mem_end
               << " at the end; io_context drained: " << (drained ? "yes" : "no") << std::endl;

@@ -43,25 +43,7 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/json/parse.hpp>
 
-#include <malloc.h>
-#include <unistd.h>
-
-// Under AddressSanitizer (clang: __has_feature; gcc: __SANITIZE_ADDRESS__) memory is measured as
-// the heap's live bytes, see memory_kib() below.
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TETHER_SOAK_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(TETHER_SOAK_ASAN)
-#define TETHER_SOAK_ASAN 1
-#endif
-#if defined(TETHER_SOAK_ASAN) && __has_include(<sanitizer/allocator_interface.h>)
-#include <sanitizer/allocator_interface.h>
-#elif defined(TETHER_SOAK_ASAN)
-// GCC 12 ships no <sanitizer/allocator_interface.h>; its libasan has the function all the same.
-extern "C" size_t __sanitizer_get_current_allocated_bytes();
-#endif
+#include "measure.hpp"
 
 #include <algorithm>
 #include <array>
@@ -95,20 +77,7 @@ namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
-std::size_t open_fds()
-{
-    std::size_t n = 0;
-    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-    return n;
-}
-
-std::size_t rss_kib()
-{
-    std::ifstream statm("/proc/self/statm");
-    std::size_t total = 0, resident = 0;
-    statm >> total >> resident;
-    return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) / 1024;
-}
+using namespace tether::faults;  // open_fds, rss_kib, memory_kib, heap_in_use (measure.hpp)
 
 // The memory check compares memory_kib() once warm (the first moment the client is connected
 // after 20 % of the run, as it is at the end) with it at the end, before the close.
@@ -127,31 +96,7 @@ std::size_t rss_kib()
 // in 10 s) over dozens of connections, so keeping 32 to 64 bytes per message, or some tens of KiB
 // per connection, passes the bound of 1 MiB, which is 4 times the noise. (A string of 40 characters
 // kept per message failed both modes: 3.1 and 1.4 MiB of growth.)
-#ifdef TETHER_SOAK_ASAN
-constexpr const char* memory_measure = "live heap (ASan allocator)";
-constexpr const char* heap_sampled = "live heap MiB (ASan allocator)";
-constexpr std::size_t memory_growth_kib = 1024;
-std::size_t heap_in_use()
-{
-    return __sanitizer_get_current_allocated_bytes();
-}
-std::size_t memory_kib()
-{
-    return heap_in_use() / 1024;
-}
-#else
-constexpr const char* memory_measure = "rss";
-constexpr const char* heap_sampled = "heap MiB in use (mallinfo2)";
-constexpr std::size_t memory_growth_kib = 16 * 1024;
-std::size_t heap_in_use()
-{
-    return ::mallinfo2().uordblks;
-}
-std::size_t memory_kib()
-{
-    return rss_kib();
-}
-#endif
+constexpr std::size_t memory_growth_kib = under_address_sanitizer ? 1024 : 16 * 1024;
 
 asio::awaitable<void> pause(milliseconds d)
 {
