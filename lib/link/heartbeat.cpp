@@ -57,6 +57,7 @@ asio::awaitable<disconnect> heartbeat::run()
         // this ping gets a short deadline.
         const clock_reading tick = read_clocks(s.boot_clock);
         const bool after_suspend = slept_between(std::exchange(last_tick, tick), tick);
+        if (st_.resume) st_.resume->trim();  // spare memory a burst of acknowledged sends left
         if (st_.paused || st_.closing()) continue;
 
         st_.send_ping(sent_at);

@@ -28,14 +28,26 @@ char* payload_store::allocate(std::size_t n)
     if (blocks_.empty() || blocks_.back().size - blocks_.back().used < n) {
         const std::size_t last = blocks_.empty() ? 0 : blocks_.back().size;
         const std::size_t size = std::max({std::min(2 * last, largest_block), smallest_block, n});
-        block& b = blocks_.emplace_back();
-        if (spare_.data && spare_.size >= size) {
-            b.data = std::move(spare_.data);
-            b.size = spare_.size;
+        // The most recently given back spare that is large enough (the likeliest in the cache);
+        // spares too small for this size never will be (sizes grow until a trim): they go.
+        for (const block& s : spares_)
+            if (s.size < size) spare_bytes_ -= s.size;
+        std::erase_if(spares_, [&](const block& s) { return s.size < size; });
+        block b;
+        if (!spares_.empty()) {
+            b = std::move(spares_.back());
+            spares_.pop_back();
+            spare_bytes_ -= b.size;
         } else {
+            // Every block may become a spare: room for it in the list now, not when it is given
+            // back (on an acknowledgement, where nothing may throw).
+            const std::size_t all = blocks_.size() + 1;
+            if (spares_.capacity() < all) spares_.reserve(2 * all);
             b.data.reset(new char[size]);
             b.size = size;
         }
+        blocks_.push_back(std::move(b));
+        block_bytes_ += blocks_.back().size;
     }
     block& b = blocks_.back();
     char* at = b.data.get() + b.used;
@@ -48,41 +60,45 @@ void payload_store::release_oldest() noexcept
 {
     block& front = blocks_.front();
     if (++front.released < front.stored) return;
-    // The oldest block is empty: given back, unless payloads still go into it.
-    if (blocks_.size() > 1) {
-        if (!spare_.data || front.size > spare_.size) {
-            spare_.data = std::move(front.data);
-            spare_.size = front.size;
-        }
-        blocks_.pop_front();
-    } else {
-        emptied();
+    // The oldest block is empty: a spare, unless payloads still go into it (then it starts over).
+    if (blocks_.size() == 1) {
+        front.used = front.stored = front.released = 0;
+        return;
     }
+    block_bytes_ -= front.size;
+    if (spares_.size() < spares_.capacity()) {  // always, by the reservation in allocate
+        spare_bytes_ += front.size;
+        spares_.push_back({std::move(front.data), front.size});
+    }
+    blocks_.pop_front();
 }
 
 void payload_store::clear() noexcept
 {
-    while (blocks_.size() > 1) blocks_.pop_front();
-    if (!blocks_.empty()) emptied();
+    while (blocks_.size() > 1) {
+        block_bytes_ -= blocks_.front().size;
+        blocks_.pop_front();
+    }
+    if (!blocks_.empty()) blocks_.front().used = blocks_.front().stored = blocks_.front().released = 0;
+    trim();
 }
 
-void payload_store::emptied() noexcept
+void payload_store::trim() noexcept
 {
-    spare_.data.reset();
-    block& b = blocks_.front();
-    if (b.size > smallest_block) {
+    spares_.clear();
+    spares_.shrink_to_fit();
+    spare_bytes_ = 0;
+    const bool empty = blocks_.size() == 1 && blocks_.front().stored == blocks_.front().released;
+    if (empty && blocks_.front().size > smallest_block) {
+        block_bytes_ = 0;
         blocks_.pop_front();
-        blocks_.shrink_when_empty();
-        return;
     }
-    b.used = b.stored = b.released = 0;
+    if (blocks_.empty()) blocks_.shrink_when_empty();
 }
 
 std::size_t payload_store::capacity() const noexcept
 {
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < blocks_.size(); ++i) n += blocks_.at(i).size;
-    return n;
+    return block_bytes_;
 }
 
 // --- outbound_ledger -----------------------------------------------------------------------------------

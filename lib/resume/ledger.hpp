@@ -60,8 +60,13 @@ static_assert(sizeof(retained) <= 64 || sizeof(void*) != 8, "a kept message's bo
 /// every payload in them is released. Payloads are released in the order they were stored (the
 /// ledger releases from its front), so a block is a FIFO; releasing a message costs a counter, and
 /// the application's string is freed at once, while it is still in the cache, not thousands of
-/// messages later. Blocks grow from 4 KiB to 64 KiB as traffic needs; when the store empties, a
-/// block larger than 4 KiB goes (and the spare), so a quiet client keeps at most 4 KiB.
+/// messages later. Blocks grow from 4 KiB to 64 KiB as traffic needs. A block given back waits as
+/// a spare for the next one: a streaming client, whose store fills and empties hundreds of times a
+/// second as acknowledgements catch up, cycles through the same blocks instead of through the
+/// allocator (whose trim hands the pages back to the kernel, to be faulted in and zeroed again).
+/// The spares never outnumber the most blocks the store has held at once (so the ledger's bounds
+/// bound them); `trim`, on the heartbeat, gives them back, and a large empty block: a client gone
+/// quiet keeps at most 4 KiB.
 class payload_store {
 public:
     /// Payloads larger than this keep their own string (copying them would cost more than the
@@ -80,8 +85,12 @@ public:
     void release_oldest() noexcept;
     /// Every payload is released.
     void clear() noexcept;
-    /// Bytes held in blocks (for the tests of the bound).
+    /// Spare blocks are given back, and the block in use if it is empty and larger than 4 KiB.
+    void trim() noexcept;
+    /// Bytes held in blocks that hold payloads (for the tests of the bound).
     std::size_t capacity() const noexcept;
+    /// Bytes held in spare blocks.
+    std::size_t spare_capacity() const noexcept { return spare_bytes_; }
 
 private:
     struct block {
@@ -89,13 +98,11 @@ private:
         std::size_t size = 0, used = 0;
         std::size_t stored = 0, released = 0;
     };
-    void emptied() noexcept;
 
-    fifo<block> blocks_;  // oldest first; payloads go into the back one
-    // The last block given back while others were in use, for the next one: a streaming client
-    // cycles through blocks without a trip through the allocator (whose trim would hand the pages
-    // back to the kernel and fault them in again).
-    block spare_;
+    fifo<block> blocks_;           // oldest first; payloads go into the back one
+    std::size_t block_bytes_ = 0;  // the sizes of blocks_
+    std::vector<block> spares_;    // given back, for the next ones
+    std::size_t spare_bytes_ = 0;
 };
 
 /// A send the ledger is done with: complete it with `ec`.
@@ -182,6 +189,13 @@ public:
 
     /// The client has finished: every kept message's send fails with `ec`.
     void fail_all(error_code ec, std::vector<finished_send>& done);
+    /// Gives back the memory streaming left behind (the store's spare blocks; the bookkeeping's
+    /// ring, when nothing is kept); the heartbeat calls it every ping interval.
+    void trim() noexcept
+    {
+        store_.trim();
+        kept_.shrink_when_empty();
+    }
 
     std::size_t size() const noexcept { return kept_.size(); }
     std::size_t bytes() const noexcept { return bytes_; }

@@ -43,6 +43,14 @@ public:
     /// Publishes the ledger's size after the writer changed it.
     void ledger_changed() noexcept;
 
+    // --- the heartbeat, on the strand -------------------------------------------------------------------
+
+    /// Every ping interval: the ledger gives back what streaming left behind.
+    void trim() noexcept
+    {
+        if (ledger_) ledger_->trim();
+    }
+
     // --- the reader, on the strand ----------------------------------------------------------------------
 
     struct admitted {

@@ -166,22 +166,66 @@ BOOST_AUTO_TEST_CASE(kept_payloads_share_blocks_that_go_back_when_every_payload_
     for (int i = 0; i < 28; ++i) at.push_back(store.store(std::string(1024, static_cast<char>('a' + i % 26))));
     BOOST_TEST(store.capacity() == (4u + 8u + 16u) * 1024u);
     for (int i = 0; i < 28; ++i) BOOST_TEST(std::string_view(at[i], 1024) == std::string(1024, char('a' + i % 26)));
-    // Releasing the first four gives the 4 KiB block back; then the 8 KiB one.
+    // Releasing the first four gives the 4 KiB block back, as a spare; then the 8 KiB one.
     for (int i = 0; i < 4; ++i) store.release_oldest();
     BOOST_TEST(store.capacity() == (8u + 16u) * 1024u);
+    BOOST_TEST(store.spare_capacity() == 4u * 1024u);
     for (int i = 4; i < 12; ++i) store.release_oldest();
     BOOST_TEST(store.capacity() == 16u * 1024u);
-    // The last block empties: larger than 4 KiB, it goes too; a quiet store holds nothing.
+    BOOST_TEST(store.spare_capacity() == (4u + 8u) * 1024u);
+    // The last block empties: payloads start over in it.
     for (int i = 12; i < 28; ++i) store.release_oldest();
+    BOOST_TEST(store.capacity() == 16u * 1024u);
+    // The next block is 32 KiB: the spares too small for it go; one that fits is taken.
+    for (int i = 0; i < 17; ++i) store.store(std::string(1024, 'n'));
+    BOOST_TEST(store.capacity() == (16u + 32u) * 1024u);
+    BOOST_TEST(store.spare_capacity() == 0u);
+    for (int i = 0; i < 17; ++i) store.release_oldest();
+    BOOST_TEST(store.spare_capacity() == 16u * 1024u);
+    // Quiet: the trim gives back the spares and the large empty block; a quiet store holds nothing.
+    store.trim();
     BOOST_TEST(store.capacity() == 0u);
-    // A small block is kept for the next payloads once empty.
+    BOOST_TEST(store.spare_capacity() == 0u);
+    // A small block stays through a trim, for the next payloads.
     store.store("x");
     store.release_oldest();
+    store.trim();
     BOOST_TEST(store.capacity() == 4u * 1024u);
     const char* again = store.store("y");
     BOOST_TEST(std::string_view(again, 1) == "y");
     store.clear();
     BOOST_TEST(store.capacity() == 4u * 1024u);
+}
+
+BOOST_AUTO_TEST_CASE(a_streaming_store_cycles_through_spare_blocks_until_a_trim)
+{
+    payload_store store;
+    // A stream of 1 KiB payloads, up to 200 kept at a time, the store emptying now and then (as
+    // acknowledgements catch up): given back blocks wait as spares, so after the first rounds
+    // nothing more is made, and blocks and spares together never exceed the most held at once.
+    const std::string payload(1024, 'p');
+    std::size_t kept = 0, most = 0, settled = 0;
+    for (int round = 0; round < 20; ++round) {
+        for (int i = 0; i < 500; ++i) {
+            store.store(payload);
+            if (++kept > 200) {
+                store.release_oldest();
+                --kept;
+            }
+            most = std::max(most, store.capacity());
+        }
+        while (kept > 0) {  // every message acknowledged
+            store.release_oldest();
+            --kept;
+        }
+        BOOST_TEST_REQUIRE(store.capacity() + store.spare_capacity() <= most + 64u * 1024u);
+        if (round == 2) settled = store.capacity() + store.spare_capacity();
+    }
+    BOOST_TEST(store.capacity() + store.spare_capacity() == settled);
+    BOOST_TEST(most <= 200u * 1024u + 2u * 64u * 1024u);
+    store.trim();
+    BOOST_TEST(store.spare_capacity() == 0u);
+    BOOST_TEST(store.capacity() == 0u);
 }
 
 namespace {
