@@ -236,10 +236,11 @@ private:
     // Acknowledged sends: the ledger's messages this link has not written, then new ones from the
     // send queue as far as the ledger has room.
     void encode_kept(outbound_ledger& ledger);
-    void encode_kept_message(const retained& r);
+    void encode_kept_message(retained& r);
     void encode_message(std::string_view text);  // a text frame of ours: an acknowledgement
     void encode_frame(wire::opcode op, std::span<const unsigned char> payload, bool compressed = false);
-    void add_piece(std::size_t at, std::size_t n);  // out_[at, at + n) joins the write
+    void add_piece(std::size_t at, std::size_t n);         // out_[at, at + n) joins the write
+    void add_piece(std::span<const unsigned char> bytes);  // bytes of the ledger's store join it
     unsigned char* grow(std::size_t n);
 
     link_state& st_;
@@ -249,7 +250,8 @@ private:
     // Headers and small payloads, masked, back to back.
     std::unique_ptr<unsigned char[]> out_;
     std::size_t out_size_ = 0, out_capacity_ = 0;
-    // The write, in order: pieces of out_, and large payloads masked where they are.
+    // The write, in order: pieces of out_, large payloads masked where they are, and framed
+    // messages in the ledger's store.
     struct piece {
         const unsigned char* data;  // null: out_ + offset
         std::size_t offset, size;

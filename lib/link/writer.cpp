@@ -3,8 +3,9 @@
 // as fit the byte bound, then the close frame when one is due. Small frames are masked into one
 // buffer; a large payload is masked where it is and joins the write as a buffer of its own (a
 // gather write). With acknowledged sends, messages go through the ledger, which keeps them: those
-// this link has not written yet first (after a reconnect, every one kept), each copied into the
-// buffer, stamped as it was kept (masking in place would change what is kept for a resend).
+// this link has not written yet first (after a reconnect, every one kept). Without compression
+// the ledger keeps each as its masked frame, stamped, and the write reads it from there (a resend
+// is masked afresh in place first); with it, each is compressed into the buffer.
 #include "link.hpp"
 
 #include "../wire/encoder.hpp"
@@ -86,6 +87,8 @@ void writer::write_now()
 
 void writer::gather()
 {
+    // The write reads kept frames from the ledger's store: nothing there is freed meanwhile.
+    if (kept_in_batch_ > 0) st_.resume->ledger()->write_started();
     buffers_.clear();
     batch_bytes_ = 0;
     for (const piece& p : pieces_) {
@@ -96,6 +99,7 @@ void writer::gather()
 
 void writer::finish(error_code ec)
 {
+    if (kept_in_batch_ > 0) st_.resume->ledger()->write_ended();
     if (ec) {
         // These may or may not have reached the server: the application is told so.
         st_.inbound.written(batch_, error::connection_lost);
@@ -156,8 +160,9 @@ bool writer::encode_batch()
 void writer::encode_kept(outbound_ledger& ledger)
 {
     std::size_t bytes = 0;
+    const bool frames = !(codec_ && codec_->compresses());
     for (;;) {
-        const retained* r = ledger.next_to_write();
+        retained* r = ledger.next_to_write();
         if (!r) {
             // Every kept message is written on this link: new ones, as far as the ledger has room.
             if (bytes >= batch_bytes || ledger.full()) break;
@@ -166,7 +171,7 @@ void writer::encode_kept(outbound_ledger& ledger)
                            ledger.size() > 0);
             if (batch_.empty()) break;
             for (outgoing& item : batch_)
-                if (!ledger.keep(item)) refused_.push_back(std::move(item));
+                if (!ledger.keep(item, frames ? &masks_ : nullptr)) refused_.push_back(std::move(item));
             batch_.clear();
             st_.resume->ledger_changed();
             if (!refused_.empty()) st_.resume->refused(refused_);
@@ -181,10 +186,19 @@ void writer::encode_kept(outbound_ledger& ledger)
     kept_end_ = ledger.write_position();
 }
 
-void writer::encode_kept_message(const retained& r)
+void writer::encode_kept_message(retained& r)
 {
-    // Stamped when it was kept: every write, the first and the resends, is a plain masked copy.
     const auto op = r.kind == message_kind::binary ? wire::opcode::binary : wire::opcode::text;
+    if (r.framed()) {
+        if (!codec_ || !codec_->compresses()) {
+            // Written from the store. A key that went into a write once is not used again.
+            if (r.key_used) outbound_ledger::reframe(r, masks_.next());
+            r.key_used = true;
+            return add_piece(r.frame());
+        }
+        outbound_ledger::unframe(r);  // kept on a link without compression; this one has it
+    }
+    // Stamped when it was kept: every write, the first and the resends, is a masked copy.
     const std::string_view text = r.payload();
     const std::span<const unsigned char> payload(reinterpret_cast<const unsigned char*>(text.data()), text.size());
     if (codec_ && codec_->compresses()) return encode_frame(op, codec_->deflate(payload), true);
@@ -221,6 +235,15 @@ void writer::encode_frame(wire::opcode op, std::span<const unsigned char> payloa
     const std::size_t at = out_size_;
     wire::write_frame(grow(n), op, payload, masks_.next(), compressed);
     add_piece(at, n);
+}
+
+void writer::add_piece(std::span<const unsigned char> bytes)
+{
+    // Frames back to back in the ledger's store are one buffer of the write.
+    if (!pieces_.empty() && pieces_.back().data && pieces_.back().data + pieces_.back().size == bytes.data())
+        pieces_.back().size += bytes.size();
+    else
+        pieces_.push_back({bytes.data(), 0, bytes.size()});
 }
 
 void writer::add_piece(std::size_t at, std::size_t n)

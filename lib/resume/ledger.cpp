@@ -1,5 +1,6 @@
 #include "ledger.hpp"
 
+#include "../wire/encoder.hpp"
 #include "json_fields.hpp"
 
 #include <algorithm>
@@ -113,7 +114,7 @@ std::size_t outbound_ledger::room_bytes() const noexcept
     return bytes_ >= cfg_.max_bytes ? 0 : cfg_.max_bytes - bytes_;
 }
 
-bool outbound_ledger::keep(outgoing& m)
+bool outbound_ledger::keep(outgoing& m, wire::mask_source* frame_with)
 {
     std::string id;
     if (cfg_.style == ack_style::per_message) {
@@ -145,14 +146,38 @@ bool outbound_ledger::keep(outgoing& m)
         }
     }
     r.stamp_size = static_cast<std::uint8_t>(stamp_size);
-    if (application_size + stamp_size <= payload_store::inline_limit) {
+    const std::size_t payload_size = application_size + stamp_size;
+    const auto* from = reinterpret_cast<const unsigned char*>(m.payload.data());
+    if (frame_with && payload_size <= payload_store::inline_limit) {
+        // The frame the writer writes, stamp spliced in, masked once: the only copy of the message.
+        const wire::mask_key key = frame_with->next();
+        const std::size_t header = wire::header_size(payload_size);
+        char* to = store_.allocate(header + payload_size);
+        auto* out = reinterpret_cast<unsigned char*>(to);
+        const auto op = r.kind == message_kind::binary ? wire::opcode::binary : wire::opcode::text;
+        wire::write_header(out, op, payload_size, key);
+        out += header;
+        if (stamp_size == 0) {
+            wire::mask_copy(out, from, payload_size, key);
+        } else {
+            // Spliced, then masked in one pass while the bytes are in the cache: three masked
+            // copies, each with its own phase and ragged ends, cost more.
+            std::memcpy(out, from, at);
+            std::memcpy(out + at, stamp, stamp_size);
+            std::memcpy(out + at + stamp_size, from + at, application_size - at);
+            wire::mask_in_place(out, payload_size, key);
+        }
+        r.data = to;
+        r.size = static_cast<std::uint32_t>(header + payload_size);
+        r.header = static_cast<std::uint8_t>(header);
+    } else if (payload_size <= payload_store::inline_limit) {
         // Copied in, stamp and all; the application's string is freed by the caller, still warm.
-        char* to = store_.allocate(application_size + stamp_size);
+        char* to = store_.allocate(payload_size);
         std::memcpy(to, m.payload.data(), at);
         std::memcpy(to + at, stamp, stamp_size);
         std::memcpy(to + at + stamp_size, m.payload.data() + at, application_size - at);
         r.data = to;
-        r.size = static_cast<std::uint32_t>(application_size + stamp_size);
+        r.size = static_cast<std::uint32_t>(payload_size);
     } else {
         r.extra = std::make_unique<retained_extra>();
         r.extra->large = std::move(m.payload);
@@ -166,6 +191,30 @@ bool outbound_ledger::keep(outgoing& m)
     r.request_id = m.request_id;
     bytes_ += application_size;
     return true;
+}
+
+void outbound_ledger::reframe(retained& r, wire::mask_key key) noexcept
+{
+    // Unmasking with the old key and masking with the new one is one pass with their XOR.
+    auto* frame = reinterpret_cast<unsigned char*>(r.data);
+    unsigned char* old_key = frame + r.header - 4;
+    wire::mask_key both;
+    for (std::size_t i = 0; i < 4; ++i) both[i] = static_cast<unsigned char>(old_key[i] ^ key[i]);
+    wire::mask_in_place(frame + r.header, r.size - r.header, both);
+    std::memcpy(old_key, key.data(), 4);
+    r.key_used = false;
+}
+
+void outbound_ledger::unframe(retained& r) noexcept
+{
+    auto* frame = reinterpret_cast<unsigned char*>(r.data);
+    wire::mask_key key;
+    std::memcpy(key.data(), frame + r.header - 4, 4);
+    wire::mask_in_place(frame + r.header, r.size - r.header, key);
+    r.data += r.header;
+    r.size -= r.header;
+    r.header = 0;
+    r.key_used = false;
 }
 
 retained* outbound_ledger::skip_acknowledged() noexcept
@@ -195,6 +244,7 @@ std::size_t outbound_ledger::written_through(std::uint64_t upto, std::vector<fin
 
 std::size_t outbound_ledger::rewind() noexcept
 {
+    writing_ = false;  // the last link's writer is gone, and its write with it
     next_write_ = kept_.empty() ? next_seq_ : kept_.front().seq;
     std::size_t n = 0;
     for (std::size_t i = 0; i < kept_.size(); ++i) n += kept_.at(i).acknowledged ? 0 : 1;

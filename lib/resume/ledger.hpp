@@ -8,13 +8,16 @@
 
 #include "../fifo.hpp"
 #include "../mailbox.hpp"
+#include "../wire/mask.hpp"
 
 #include <tether/resume.hpp>
 
+#include <cassert>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,26 +31,37 @@ struct retained_extra {
 };
 
 /// One message kept until acknowledged: 64 bytes (checked below), thousands of them streaming
-/// through the cache.
+/// through the cache. On a link without compression a kept message is stored as the frame that
+/// goes on the wire, header and masked payload (`header > 0`): the writer writes it from the
+/// store, so a message is copied once, as plain sends are. A resend masks it afresh in place.
 struct retained {
-    std::uint64_t seq = 0;       ///< 1, 2, 3...: the stamped sequence number
-    const char* data = nullptr;  ///< its payload in the ledger's store; null: in `extra->large`
+    std::uint64_t seq = 0;  ///< 1, 2, 3...: the stamped sequence number
+    char* data = nullptr;   ///< its frame or payload in the ledger's store; null: in `extra->large`
     std::unique_ptr<retained_extra> extra;
     void_handler handler;
     std::uint64_t request_id = 0;  ///< the message of an `async_request`
-    std::uint32_t size = 0;        ///< of the payload in the store (at most `payload_store::inline_limit`)
+    std::uint32_t size = 0;        ///< bytes at `data`: the frame, or the payload
+    std::uint8_t header = 0;       ///< bytes of frame header at `data` (0: the payload alone)
     std::uint8_t stamp_size = 0;   ///< bytes of the stamp spliced into the payload (0: none)
     message_kind kind = message_kind::text;
     bool acknowledged = false;  ///< per message: acknowledged, waiting for those before it
     bool written = false;       ///< written at least once
+    bool key_used = false;      ///< its frame has gone into a write: a resend needs a new key
 
-    /// As it goes on the wire: the application's message with its stamp spliced in, once, when it
-    /// was kept (a resend carries the same number), so that every write is a plain masked copy.
+    bool framed() const noexcept { return header > 0; }
+    /// The frame as it goes on the wire (`framed()` only).
+    std::span<const unsigned char> frame() const noexcept
+    {
+        return {reinterpret_cast<const unsigned char*>(data), size};
+    }
+    /// The application's message with its stamp spliced in, once, when it was kept (a resend
+    /// carries the same number); unmasked, so not for a framed one.
     std::string_view payload() const noexcept
     {
+        assert(!framed());
         return data || !extra ? std::string_view(data, size) : std::string_view(extra->large);
     }
-    std::size_t payload_size() const noexcept { return data || !extra ? size : extra->large.size(); }
+    std::size_t payload_size() const noexcept { return data || !extra ? size - header : extra->large.size(); }
     /// The application's bytes, which the bounds count.
     std::size_t application_size() const noexcept { return payload_size() - stamp_size; }
     /// Per-message acknowledgements: its id.
@@ -121,9 +135,23 @@ public:
     std::size_t room_bytes() const noexcept;
     bool full() const noexcept { return room_messages() == 0 || room_bytes() == 0; }
 
-    /// Takes `m` from the send queue: numbers it and keeps it (it is next to write). False, with
-    /// `m` untouched, when the per-message style finds no id in it.
-    bool keep(outgoing& m);
+    /// Takes `m` from the send queue: numbers it and keeps it (it is next to write). With
+    /// `frame_with` (a link without compression), a payload that fits the store is kept as its
+    /// masked frame, keyed from there. False, with `m` untouched, when the per-message style finds
+    /// no id in it.
+    bool keep(outgoing& m, wire::mask_source* frame_with = nullptr);
+
+    /// A framed message about to be written again (its key went into a write): masked afresh,
+    /// in place, with `key`.
+    static void reframe(retained& r, wire::mask_key key) noexcept;
+    /// A framed message for a link that compresses: back to its payload, in place.
+    static void unframe(retained& r) noexcept;
+
+    /// Between `write_started` and `write_ended` a write may read framed messages from the store:
+    /// `trim` then frees nothing (a server acknowledging what it cannot have yet would otherwise
+    /// free blocks under the write).
+    void write_started() noexcept { writing_ = true; }
+    void write_ended() noexcept { writing_ = false; }
 
     /// The next kept message this link has not written, or null; `advance` moves past it.
     retained* next_to_write() noexcept
@@ -193,6 +221,7 @@ public:
     /// ring, when nothing is kept); the heartbeat calls it every ping interval.
     void trim() noexcept
     {
+        if (writing_) return;
         store_.trim();
         kept_.shrink_when_empty();
     }
@@ -257,6 +286,7 @@ private:
     std::uint64_t next_write_ = 1;     // the first sequence number this link has not written
     std::uint64_t never_written_ = 1;  // every message before it has been written at least once
     std::uint64_t resent_ = 0;
+    bool writing_ = false;
 };
 
 }  // namespace tether::detail

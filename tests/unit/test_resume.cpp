@@ -4,11 +4,13 @@
 #include "resume/cursor.hpp"
 #include "resume/json_fields.hpp"
 #include "resume/ledger.hpp"
+#include "wire/mask.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
@@ -156,6 +158,85 @@ BOOST_AUTO_TEST_CASE(stamps_count_on_through_every_carry)
         BOOST_TEST(r->payload() == "{\"seq\":" + std::to_string(seq) + "}");
         l.advance(*r);
     }
+}
+
+namespace {
+
+// A client frame read back: its opcode and its payload, unmasked.
+struct read_frame {
+    unsigned op = 0;
+    std::string payload;
+    tether::wire::mask_key key{};
+};
+
+read_frame read_back(std::span<const unsigned char> f)
+{
+    read_frame out;
+    BOOST_REQUIRE(f.size() >= 6);
+    BOOST_TEST((f[0] & 0x80) != 0);  // FIN
+    out.op = f[0] & 0x0F;
+    BOOST_TEST((f[1] & 0x80) != 0);  // masked
+    std::size_t n = f[1] & 0x7F, at = 2;
+    if (n == 126) {
+        n = (std::size_t(f[2]) << 8) | f[3];
+        at = 4;
+    }
+    std::copy_n(f.data() + at, 4, out.key.begin());
+    at += 4;
+    BOOST_REQUIRE_EQUAL(f.size(), at + n);
+    out.payload.assign(reinterpret_cast<const char*>(f.data() + at), n);
+    tether::wire::mask_in_place(reinterpret_cast<unsigned char*>(out.payload.data()), n, out.key);
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_kept_message_is_its_masked_frame_masked_afresh_for_each_resend)
+{
+    acknowledged_sends cfg;
+    cfg.enabled = true;
+    outbound_ledger l(cfg);
+    tether::wire::mask_source keys;
+    const std::string large = R"({"text":")" + std::string(300, 'x') + R"("})";
+    struct row {
+        message_kind kind;
+        std::string payload, on_the_wire;
+        unsigned op;
+    } rows[] = {
+        {message_kind::text, "{}", R"({"seq":1})", 0x1},
+        {message_kind::text, R"({"a":1})", R"({"seq":2,"a":1})", 0x1},
+        {message_kind::text, large, R"({"seq":3,)" + large.substr(1), 0x1},  // a 16-bit length
+        {message_kind::binary, "\x01\x02", "\x01\x02", 0x2},                 // not stamped
+        {message_kind::text, "[1]", "[1]", 0x1},                             // not an object
+    };
+    for (const row& r : rows) {
+        outgoing m;
+        m.kind = r.kind;
+        m.payload = r.payload;
+        BOOST_REQUIRE(l.keep(m, &keys));
+        retained* kept = l.next_to_write();
+        BOOST_REQUIRE(kept);
+        BOOST_TEST(kept->framed());
+        BOOST_TEST(kept->application_size() == r.payload.size());  // what the bounds count
+        const read_frame first = read_back(kept->frame());
+        BOOST_TEST(first.op == r.op);
+        BOOST_TEST(first.payload == r.on_the_wire);
+        // A resend: the same message under a new key.
+        kept->key_used = true;
+        const tether::wire::mask_key next = keys.next();
+        outbound_ledger::reframe(*kept, next);
+        const read_frame again = read_back(kept->frame());
+        BOOST_TEST(again.payload == r.on_the_wire);
+        BOOST_TEST((again.key == next));
+        BOOST_TEST(!kept->key_used);
+        // A link that compresses takes the payload itself.
+        outbound_ledger::unframe(*kept);
+        BOOST_TEST(!kept->framed());
+        BOOST_TEST(kept->payload() == r.on_the_wire);
+        BOOST_TEST(kept->application_size() == r.payload.size());
+        l.advance(*kept);
+    }
+    BOOST_TEST(l.bytes() == 2u + 7u + large.size() + 2u + 3u);
 }
 
 BOOST_AUTO_TEST_CASE(kept_payloads_share_blocks_that_go_back_when_every_payload_in_them_is_released)
