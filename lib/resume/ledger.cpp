@@ -24,50 +24,42 @@ const char* payload_store::store(std::string_view bytes)
     return at;
 }
 
-char* payload_store::allocate(std::size_t n)
+void payload_store::next_block(std::size_t n)
 {
-    if (blocks_.empty() || blocks_.back().size - blocks_.back().used < n) {
-        const std::size_t last = blocks_.empty() ? 0 : blocks_.back().size;
-        const std::size_t size = std::max({std::min(2 * last, largest_block), smallest_block, n});
-        // The most recently given back spare that is large enough (the likeliest in the cache);
-        // spares too small for this size never will be (sizes grow until a trim): they go.
-        for (const block& s : spares_)
-            if (s.size < size) spare_bytes_ -= s.size;
-        std::erase_if(spares_, [&](const block& s) { return s.size < size; });
-        block b;
-        if (!spares_.empty()) {
-            b = std::move(spares_.back());
-            spares_.pop_back();
-            spare_bytes_ -= b.size;
-        } else {
-            // Every block may become a spare: room for it in the list now, not when it is given
-            // back (on an acknowledgement, where nothing may throw).
-            const std::size_t all = blocks_.size() + 1;
-            if (spares_.capacity() < all) spares_.reserve(2 * all);
-            b.data.reset(new char[size]);
-            b.size = size;
-        }
-        blocks_.push_back(std::move(b));
-        block_bytes_ += blocks_.back().size;
+    const std::size_t last = blocks_.empty() ? 0 : blocks_.back().size;
+    const std::size_t size = std::max({std::min(2 * last, largest_block), smallest_block, n});
+    // The most recently given back spare that is large enough (the likeliest in the cache);
+    // spares too small for this size never will be (sizes grow until a trim): they go.
+    for (const block& s : spares_)
+        if (s.size < size) spare_bytes_ -= s.size;
+    std::erase_if(spares_, [&](const block& s) { return s.size < size; });
+    block b;
+    if (!spares_.empty()) {
+        b = std::move(spares_.back());
+        spares_.pop_back();
+        spare_bytes_ -= b.size;
+    } else {
+        // Every block may become a spare: room for it in the list now, not when it is given
+        // back (on an acknowledgement, where nothing may throw).
+        const std::size_t all = blocks_.size() + 1;
+        if (spares_.capacity() < all) spares_.reserve(2 * all);
+        b.data.reset(new char[size]);
+        b.size = size;
     }
-    block& b = blocks_.back();
-    char* at = b.data.get() + b.used;
-    b.used += n;
-    ++b.stored;
-    return at;
+    blocks_.push_back(std::move(b));
+    block_bytes_ += blocks_.back().size;
 }
 
-void payload_store::release_oldest() noexcept
+void payload_store::emptied() noexcept
 {
+    // A spare, unless payloads still go into it (then it starts over).
     block& front = blocks_.front();
-    if (++front.released < front.stored) return;
-    // The oldest block is empty: a spare, unless payloads still go into it (then it starts over).
     if (blocks_.size() == 1) {
         front.used = front.stored = front.released = 0;
         return;
     }
     block_bytes_ -= front.size;
-    if (spares_.size() < spares_.capacity()) {  // always, by the reservation in allocate
+    if (spares_.size() < spares_.capacity()) {  // always, by the reservation in next_block
         spare_bytes_ += front.size;
         spares_.push_back({std::move(front.data), front.size});
     }
@@ -285,7 +277,7 @@ void outbound_ledger::fail_all(error_code ec, std::vector<finished_send>& done)
 void outbound_ledger::release_front(std::vector<finished_send>& done)
 {
     retained& r = kept_.front();
-    complete(r, done);  // nothing when it completed already
+    if (r.handler) complete(r, done);  // none when it completed already
     bytes_ -= r.application_size();
     if (r.data) store_.release_oldest();
     kept_.pop_front();

@@ -92,11 +92,23 @@ public:
     payload_store& operator=(const payload_store&) = delete;
 
     /// Room for `n` bytes (at most `inline_limit`), to be written at once: one payload.
-    char* allocate(std::size_t n);
+    char* allocate(std::size_t n)
+    {
+        if (blocks_.empty() || blocks_.back().size - blocks_.back().used < n) next_block(n);
+        block& b = blocks_.back();
+        char* at = b.data.get() + b.used;
+        b.used += n;
+        ++b.stored;
+        return at;
+    }
     /// Copies `bytes` (at most `inline_limit`) in; where they are now.
     const char* store(std::string_view bytes);
     /// The oldest stored payload is released.
-    void release_oldest() noexcept;
+    void release_oldest() noexcept
+    {
+        block& front = blocks_.front();
+        if (++front.released == front.stored) emptied();
+    }
     /// Every payload is released.
     void clear() noexcept;
     /// Spare blocks are given back, and the block in use if it is empty and larger than 4 KiB.
@@ -112,6 +124,8 @@ private:
         std::size_t size = 0, used = 0;
         std::size_t stored = 0, released = 0;
     };
+    void next_block(std::size_t n);  // a block with room for `n` bytes goes at the back
+    void emptied() noexcept;         // the oldest block holds no payload now
 
     fifo<block> blocks_;           // oldest first; payloads go into the back one
     std::size_t block_bytes_ = 0;  // the sizes of blocks_
