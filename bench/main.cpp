@@ -443,6 +443,24 @@ int run_suite(const options& o)
     std::map<std::string, summary> results;
     std::vector<std::string> order;
     auto key_of = [](const case_spec& s) { return s.key() + "|" + s.implementation; };
+    // Progress: each run as it finishes, with how many are left and, from the pace so far, how
+    // long that should take.
+    std::size_t runs_total = 0, runs_done = 0;
+    for (const auto& s : specs) runs_total += in_rounds(s.scenario) ? o.rounds : 1;
+    const auto suite_start = std::chrono::steady_clock::now();
+    auto progress = [&] {
+        ++runs_done;
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - suite_start).count();
+        const double left = elapsed / static_cast<double>(runs_done) * static_cast<double>(runs_total - runs_done);
+        char eta[64];
+        if (runs_done == runs_total)
+            std::snprintf(eta, sizeof eta, "done in %.0f s", elapsed);
+        else if (left >= 90)
+            std::snprintf(eta, sizeof eta, "about %.0f min left", left / 60);
+        else
+            std::snprintf(eta, sizeof eta, "about %.0f s left", left);
+        return std::string("  (") + std::to_string(runs_done) + "/" + std::to_string(runs_total) + ", " + eta + ")";
+    };
     auto run_one = [&](const case_spec& s, unsigned round) {
         std::fprintf(stderr, "  [%u] %-14s %-8s %-34s", round, s.scenario.c_str(),
                      in_rounds(s.scenario) ? size_label(s.params.size).c_str() : "", s.implementation.c_str());
@@ -456,12 +474,13 @@ int run_suite(const options& o)
         }
         rec.generator_cpu = gen.cpu_seconds() - g0;
         const double rate = summary::rate_of(rec.r);
+        const std::string done = progress();
         if (!rec.r.note.empty())
-            std::fprintf(stderr, " %s\n", rec.r.note.c_str());
+            std::fprintf(stderr, " %s%s\n", rec.r.note.c_str(), done.c_str());
         else if (!rec.r.error.empty())
-            std::fprintf(stderr, " FAILED: %s\n", rec.r.error.c_str());
+            std::fprintf(stderr, " FAILED: %s%s\n", rec.r.error.c_str(), done.c_str());
         else
-            std::fprintf(stderr, " %12s msg/s\n", fmt(rate).c_str());
+            std::fprintf(stderr, " %12s msg/s%s\n", fmt(rate).c_str(), done.c_str());
         const std::string k = key_of(s);
         auto& sum = results[k];
         if (!sum.spec) {
@@ -692,8 +711,10 @@ int run_suite(const options& o)
             return fmt(v) + " " + unit;
         };
         const std::string shown = measured ? show(*value) : "not measured";
-        const std::string wanted = op + " " + (unit == "x" ? fmt(threshold, threshold * 10 == std::floor(threshold * 10) ? 1 : 2) + "x"
-                                                           : show(threshold));
+        const std::string wanted =
+            op + " " +
+            (unit == "x" ? fmt(threshold, threshold * 10 == std::floor(threshold * 10) ? 1 : 2) + "x"
+                         : show(threshold));
         boost::json::object g{{"goal", what},           {"met", met},  {"measured", measured}, {"comparison", op},
                               {"threshold", threshold}, {"unit", unit}};
         g["value"] = measured ? boost::json::value(*value) : nullptr;
@@ -834,15 +855,18 @@ int run_suite(const options& o)
             a["measure"] = measure;
             return a;
         };
-        goal(with("peak_over_rate"), "restart, " + sessions + " sessions, group: peak attempts per 100 ms over its rate",
+        goal(with("peak_over_rate"),
+             "restart, " + sessions + " sessions, group: peak attempts per 100 ms over its rate",
              value("peak_over_rate"), "<=", 1.5, "x",
              "peak " + fmt(value("peak_attempts_per_100ms").value_or(0)) + " per 100 ms, rate " +
                  fmt(value("group_rate_per_100ms").value_or(0)),
              failure);
-        goal(with("attempts_while_open"), "restart, " + sessions + " sessions, group: attempts while the breaker is open",
-             value("attempts_while_open"), "<=", 0, "attempts",
-             fmt(value("probes").value_or(0)) + " probes besides", failure);
-        goal(with("all_back_after_up_s"), "restart, " + sessions + " sessions, group: all back, from the server's return",
+        goal(with("attempts_while_open"),
+             "restart, " + sessions + " sessions, group: attempts while the breaker is open",
+             value("attempts_while_open"), "<=", 0, "attempts", fmt(value("probes").value_or(0)) + " probes besides",
+             failure);
+        goal(with("all_back_after_up_s"),
+             "restart, " + sessions + " sessions, group: all back, from the server's return",
              value("all_back_after_up_s"), "<=", value("bound_s").value_or(0), "s", "sessions / rate + 2 s", failure);
     }
 

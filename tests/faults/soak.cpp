@@ -454,6 +454,14 @@ int main(int argc, char** argv)
         while (clock_type::now() < end_of_faults) {
             fds_max = std::max(fds_max, open_fds());
             if (memory_warm == 0 && clock_type::now() >= warm && c->is_connected()) memory_warm = memory_kib();
+            if (tick > 0 && tick % 10 == 0) {  // once a second: how the run is going
+                std::uint64_t faults = 0;
+                for (auto f : injected) faults += f;
+                const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(clock_type::now() - start);
+                std::cout << "soak: " << elapsed.count() << " s: " << next << " sent, " << written << " written, "
+                          << connections << " connections, " << faults << " faults, rss " << rss_kib() / 1024 << " MiB"
+                          << std::endl;
+            }
             if (tick++ % every == 0)
                 curve.push_back(std::to_string(tick / 10) + "s:" + std::to_string(rss_kib() / 1024) + "/" +
                                 std::to_string(heap_in_use() / (1024 * 1024)) + "/" + std::to_string(open_fds()) + "/" +
