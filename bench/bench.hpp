@@ -47,6 +47,7 @@ struct case_params {
     unsigned repeats = 10;        // resilience: repetitions
     std::size_t sessions = 1000;  // idle sessions
     double group_rate = 0;        // restart storm: the endpoint group's attempts per second (0: no group)
+    double jitter = -1;           // restart storm: the policy's relative jitter (negative: its default)
 };
 
 /// One measured case. Throughput cases fill messages/seconds/cpu; latency cases fill latencies;

@@ -433,6 +433,8 @@ int run_suite(const options& o)
         add("idle_sessions", "tether (exponential)", "", {.sessions = 10000}, tether_idle_sessions);
     {
         const std::size_t sessions = o.quick ? 1000 : 10000;
+        add("restart_storm", "tether (exponential, no jitter)", "", {.sessions = sessions, .jitter = 0},
+            tether_restart_storm);
         add("restart_storm", "tether (exponential)", "", {.sessions = sessions}, tether_restart_storm);
         add("restart_storm", "tether (exponential, group 2000/s)", "", {.sessions = sessions, .group_rate = 2000},
             tether_restart_storm);
@@ -443,23 +445,28 @@ int run_suite(const options& o)
     std::map<std::string, summary> results;
     std::vector<std::string> order;
     auto key_of = [](const case_spec& s) { return s.key() + "|" + s.implementation; };
-    // Progress: each run as it finishes, with how many are left and, from the pace so far, how
-    // long that should take.
-    std::size_t runs_total = 0, runs_done = 0;
-    for (const auto& s : specs) runs_total += in_rounds(s.scenario) ? o.rounds : 1;
+    // Progress: each run as it finishes, how many are left and, from the pace of the rounds so
+    // far, how long the rounds should take; the resilience runs after them take as long as their
+    // stories do, so they are counted, not timed.
+    std::size_t round_runs = 0, other_runs = 0, round_runs_done = 0, other_runs_done = 0;
+    for (const auto& s : specs)
+        (in_rounds(s.scenario) ? round_runs : other_runs) += in_rounds(s.scenario) ? o.rounds : 1;
     const auto suite_start = std::chrono::steady_clock::now();
-    auto progress = [&] {
-        ++runs_done;
+    auto progress = [&](const case_spec& s) {
+        (in_rounds(s.scenario) ? round_runs_done : other_runs_done) += 1;
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - suite_start).count();
-        const double left = elapsed / static_cast<double>(runs_done) * static_cast<double>(runs_total - runs_done);
-        char eta[64];
-        if (runs_done == runs_total)
-            std::snprintf(eta, sizeof eta, "done in %.0f s", elapsed);
-        else if (left >= 90)
-            std::snprintf(eta, sizeof eta, "about %.0f min left", left / 60);
-        else
-            std::snprintf(eta, sizeof eta, "about %.0f s left", left);
-        return std::string("  (") + std::to_string(runs_done) + "/" + std::to_string(runs_total) + ", " + eta + ")";
+        const std::size_t done = round_runs_done + other_runs_done, total = round_runs + other_runs;
+        std::string text = "  (" + std::to_string(done) + "/" + std::to_string(total) + ", ";
+        if (done == total) return text + "done in " + fmt(elapsed, 0) + " s)";
+        if (round_runs_done < round_runs) {
+            const double left =
+                elapsed / static_cast<double>(round_runs_done) * static_cast<double>(round_runs - round_runs_done);
+            text += left >= 90 ? "rounds: about " + fmt(left / 60, 0) + " min left"
+                               : "rounds: about " + fmt(left, 0) + " s left";
+            if (other_runs > 0) text += ", then " + std::to_string(other_runs) + " resilience runs";
+            return text + ")";
+        }
+        return text + "resilience run " + std::to_string(other_runs_done) + " of " + std::to_string(other_runs) + ")";
     };
     auto run_one = [&](const case_spec& s, unsigned round) {
         std::fprintf(stderr, "  [%u] %-14s %-8s %-34s", round, s.scenario.c_str(),
@@ -474,7 +481,7 @@ int run_suite(const options& o)
         }
         rec.generator_cpu = gen.cpu_seconds() - g0;
         const double rate = summary::rate_of(rec.r);
-        const std::string done = progress();
+        const std::string done = progress(s);
         if (!rec.r.note.empty())
             std::fprintf(stderr, " %s%s\n", rec.r.note.c_str(), done.c_str());
         else if (!rec.r.error.empty())
@@ -577,6 +584,11 @@ int run_suite(const options& o)
             rec["in_flight"] = spec.params.in_flight;
             rec["p50_us"] = p50;
             rec["p99_us"] = p99;
+            boost::json::object percentiles;  // for the latency chart
+            constexpr std::pair<const char*, double> quantiles[] = {
+                {"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p99.9", 0.999}};
+            for (const auto& [name, q] : quantiles) percentiles[name] = summary::percentile(all, q);
+            rec["percentiles_us"] = percentiles;
             rec["samples"] = all.size();
             rec["messages_per_second"] = rate;
             rec["mb_per_second"] = rate * static_cast<double>(spec.params.size) / 1e6;

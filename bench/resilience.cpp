@@ -321,7 +321,9 @@ result tether_restart_storm(const case_params& p)
     clock_type::time_point last_connected;
     tether::client_config cfg;
     cfg.url = p.gen->url("/idle");
-    cfg.policy = tether::exponential_policy{};
+    tether::exponential_policy policy;
+    if (p.jitter >= 0) policy.jitter = p.jitter;
+    cfg.policy = policy;
     cfg.group = group;
     cfg.token_provider = [&] {
         const auto now = clock_type::now();

@@ -23,8 +23,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <functional>
 #include <iomanip>
 #include <iostream>
@@ -230,12 +232,19 @@ public:
         session_.connection().async_run([this](tether::error_code ec) { on_finished(ec); });
     }
 
-    // Prints the summary; returns the exit status.
-    int report()
+    // Prints the summary (and draws the timeline into `svg`, when given); returns the exit status.
+    int report(const std::string& svg = {})
     {
         const tether::client_stats stats = session_.connection().stats();
         print_summary(stats);
         print_history(session_.connection().history());
+        if (!svg.empty()) {
+            if (!write_svg(svg, session_.connection().history())) {
+                std::cout << "\nresult: FAILED (cannot write " << svg << ")\n";
+                return 1;
+            }
+            std::cout << "\ntimeline drawn in " << svg << '\n';
+        }
         const auto failures = check_story(stats);
         if (failures.empty()) {
             std::cout << "\nresult: the story ended as designed (all 6 phases observed)\n";
@@ -522,9 +531,10 @@ private:
             return std::chrono::duration_cast<std::chrono::milliseconds>(t - started_wall_).count();
         };
         std::cout << "\nhistory (client.history(): times in ms since the start)\n";
-        std::cout << "  " << std::left << std::setw(3) << "try" << std::right << std::setw(8) << "started" << std::setw(10)
-                  << "connected" << std::setw(8) << "ended" << std::setw(9) << "msgs in" << std::setw(9) << "bytes in"
-                  << std::setw(10) << "bytes out" << std::setw(9) << "rtt avg" << std::setw(7) << "next"
+        std::cout << "  " << std::left << std::setw(3) << "try" << std::right << std::setw(8) << "started"
+                  << std::setw(10) << "connected" << std::setw(8) << "ended" << std::setw(9) << "msgs in"
+                  << std::setw(9) << "bytes in" << std::setw(10) << "bytes out" << std::setw(9) << "rtt avg"
+                  << std::setw(7) << "next"
                   << "  why\n";
         for (const auto& r : history) {
             const bool connected = r.connected != std::chrono::system_clock::time_point{};
@@ -541,6 +551,78 @@ private:
                       << (r.delay ? std::to_string(r.delay->count()) : std::string("stop")) << "  "
                       << tether::describe(r.why) << '\n';
         }
+    }
+
+    // The timeline as a picture: a row per attempt, a tick where it started, a bar while it was
+    // connected, and a label saying why it ended and what the policy chose next. False when the
+    // file cannot be written.
+    bool write_svg(const std::string& path, const std::vector<tether::connection_record>& history) const
+    {
+        auto ms = [this](std::chrono::system_clock::time_point t) {
+            return static_cast<double>(std::chrono::duration_cast<milliseconds>(t - started_wall_).count());
+        };
+        auto escaped = [](std::string_view text) {
+            std::string out;
+            for (const char c : text) {
+                switch (c) {
+                case '&': out += "&amp;"; break;
+                case '<': out += "&lt;"; break;
+                case '>': out += "&gt;"; break;
+                case '"': out += "&quot;"; break;
+                default: out += c;
+                }
+            }
+            return out;
+        };
+        double end_ms = 1000;
+        for (const auto& r : history) end_ms = std::max(end_ms, ms(r.ended));
+        const double scale_ms = std::ceil(end_ms / 1000) * 1000;  // the axis, in whole seconds
+        constexpr double left = 70, plot = 640, label_room = 380, row = 24, top = 50;
+        const double width = left + plot + label_room, height = top + row * static_cast<double>(history.size()) + 40;
+        auto x = [&](double t) { return left + plot * t / scale_ms; };
+
+        std::ostringstream svg;
+        svg << std::fixed << std::setprecision(1);
+        svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+            << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+            << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+            << "<text x=\"" << left
+            << "\" y=\"20\" font-size=\"14\" font-weight=\"bold\">tether demo: the tunnel "
+               "problem (times scaled 1:10)</text>\n"
+            << "<text x=\"" << left
+            << "\" y=\"36\" fill=\"#555\">a tick: an attempt starts; a bar: connected; "
+               "then why it ended, and the wait the policy chose</text>\n";
+        // The time axis: a line a second, labelled.
+        for (double t = 0; t <= scale_ms; t += 1000) {
+            svg << "<line x1=\"" << x(t) << "\" y1=\"" << top - 6 << "\" x2=\"" << x(t) << "\" y2=\"" << height - 30
+                << "\" stroke=\"#ddd\"/>\n"
+                << "<text x=\"" << x(t) << "\" y=\"" << height - 14 << "\" text-anchor=\"middle\" fill=\"#555\">"
+                << t / 1000 << " s</text>\n";
+        }
+        for (std::size_t i = 0; i < history.size(); ++i) {
+            const auto& r = history[i];
+            const double y = top + row * static_cast<double>(i);
+            const bool connected = r.connected != std::chrono::system_clock::time_point{};
+            svg << "<text x=\"" << left - 8 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">#" << i + 1
+                << "</text>\n";
+            svg << "<line class=\"attempt\" x1=\"" << x(ms(r.started)) << "\" y1=\"" << y + 2 << "\" x2=\""
+                << x(ms(r.started)) << "\" y2=\"" << y + row - 4 << "\" stroke=\"#333\" stroke-width=\"2\"/>\n";
+            if (connected) {
+                const double from = x(ms(r.connected)), to = std::max(x(ms(r.ended)), from + 2);
+                svg << "<rect class=\"connection\" x=\"" << from << "\" y=\"" << y + 5 << "\" width=\"" << to - from
+                    << "\" height=\"" << row - 10 << "\" fill=\"" << (r.healthy ? "#2ca02c" : "#98df8a")
+                    << "\" rx=\"2\"/>\n";
+            }
+            const std::string next = r.delay ? ", next in " + to_ms(*r.delay) : std::string(", stop");
+            const std::string why = tether::describe(r.why) + next;
+            const bool final_stop = !r.delay;
+            svg << "<text class=\"reason\" x=\"" << std::max(x(ms(r.ended)), x(ms(r.started))) + 6 << "\" y=\""
+                << y + 15 << "\" fill=\"" << (final_stop ? "#d62728" : "#333") << "\">" << escaped(why) << "</text>\n";
+        }
+        svg << "</svg>\n";
+        std::ofstream out(path);
+        out << svg.str();
+        return static_cast<bool>(out.flush());
     }
 
     // Each phase, as the client saw it. Empty when the story ended as designed.
@@ -607,14 +689,23 @@ private:
 
 }  // namespace
 
-int main()
+int main(int argc, char** argv)
 {
+    std::string svg;  // --svg FILE: the timeline drawn as a picture too
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--svg" && i + 1 < argc) {
+            svg = argv[++i];
+        } else {
+            std::cerr << "usage: tether-demo [--svg FILE]\n";
+            return 2;
+        }
+    }
     try {
         asio::io_context ioc;
         demo story(ioc);
         story.start();
         ioc.run();
-        return story.report();
+        return story.report(svg);
     } catch (const std::exception& e) {
         std::cerr << "tether-demo: " << e.what() << '\n';
         return 2;
