@@ -32,11 +32,7 @@ void delivery::deliver(std::span<const inbound_message> batch)
         std::optional<json::value> v;
         error_code parse_error;
         for (const auto& m : batch) {
-            if (m.kind == message_kind::binary) {
-                ++stats_.ignored;
-                continue;
-            }
-            const inbound_status status = adapter_.adapt(m.payload, v, parse_error);
+            const inbound_status status = adapter_.adapt(message_view{m.kind, m.payload}, v, parse_error);
             if (status != inbound_status::delivered) {
                 skipped(status, parse_error);
                 continue;
@@ -52,12 +48,10 @@ void delivery::deliver(std::span<const inbound_message> batch)
     if (!requests_.empty()) {
         unanswered_.clear();
         for (const auto& m : batch) {
-            if (m.kind == message_kind::text) {
-                inbound in = adapter_.adapt(m.payload);
-                if (in.status == inbound_status::delivered && answer_request(in.value)) {
-                    ++stats_.received;
-                    continue;
-                }
+            inbound in = adapter_.adapt(message_view{m.kind, m.payload});
+            if (in.status == inbound_status::delivered && answer_request(in.value)) {
+                ++stats_.received;
+                continue;
             }
             unanswered_.push_back(m);
         }
@@ -125,13 +119,8 @@ bool delivery::take(std::optional<json::value>& out, message_adapter& adapter)
     inbox::entry e;
     bool got = false;
     while (!got && inbox_->try_pop(e)) {
-        if (e.kind == message_kind::binary) {
-            inbox_->release(e);
-            ++stats_.ignored;
-            continue;
-        }
         error_code parse_error;
-        const inbound_status status = adapter.adapt(e.payload, out, parse_error);
+        const inbound_status status = adapter.adapt(message_view{e.kind, e.payload}, out, parse_error);
         inbox_->release(e);
         if (status != inbound_status::delivered) {
             skipped(status, parse_error);
@@ -186,13 +175,8 @@ std::size_t delivery::take(std::vector<json::value>& out, std::size_t max)
         }
         for (std::size_t i = 0; i < got; ++i) {
             inbox::entry& e = chunk[i];
-            if (e.kind == message_kind::binary) {
-                inbox_->release(e);
-                ++stats_.ignored;
-                continue;
-            }
             error_code parse_error;
-            const inbound_status status = adapter.adapt(e.payload, v, parse_error, *arena);
+            const inbound_status status = adapter.adapt(message_view{e.kind, e.payload}, v, parse_error, *arena);
             inbox_->release(e);
             if (status != inbound_status::delivered) {
                 skipped(status, parse_error);
@@ -232,15 +216,26 @@ std::size_t delivery::take(std::vector<message>& out, std::size_t max)
 
 void delivery::skipped(inbound_status status, const error_code& parse_error)
 {
-    if (status == inbound_status::ignored) {
-        ++stats_.ignored;
-        return;
+    error_code ec;
+    std::string what;
+    switch (status) {
+    case inbound_status::delivered: return;
+    case inbound_status::ignored: ++stats_.ignored; return;  // the original's rule: another shape is not for us
+    case inbound_status::malformed:
+        ++stats_.malformed;
+        ec = parse_error;
+        what = "malformed JSON message skipped: " + parse_error.message();
+        break;
+    case inbound_status::binary_skipped:
+        ++stats_.binary_skipped;
+        ec = error::binary_message_skipped;
+        what = parse_error ? "binary message skipped: not JSON (" + parse_error.message() + ")"
+                           : "binary message skipped: JSON, but not an object with a string \"type\"";
+        break;
     }
-    ++stats_.malformed;
     // Callbacks run on the strand, whichever thread took the message.
-    asio::post(strand_, [self = shared_from_this(), parse_error] {
-        self->events_.emit(self->events_.callbacks().on_error, parse_error,
-                           "malformed JSON message skipped: " + parse_error.message());
+    asio::post(strand_, [self = shared_from_this(), ec, what = std::move(what)] {
+        self->events_.emit(self->events_.callbacks().on_error, ec, what);
     });
 }
 

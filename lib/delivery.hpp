@@ -62,8 +62,9 @@ public:
 
     /// Why the application may not receive from the inbox (a message callback takes the messages).
     error_code receive_refused() const noexcept;
-    /// The next deliverable JSON value (objects with a string "type"; other messages are counted
-    /// and skipped), or every message as it came, constructed in `out`; false when the inbox has none.
+    /// The next deliverable JSON value (objects with a string "type", from text or binary messages;
+    /// others are counted and skipped), or every message as it came, constructed in `out`; false
+    /// when the inbox has none.
     bool take(std::optional<boost::json::value>& out);
     bool take(std::optional<message>& out);
     /// Up to `max` of them, appended; how many.
@@ -100,7 +101,8 @@ private:
     // The first pending request that `v` answers, completed with it; false when there is none.
     bool answer_request(boost::json::value& v);
     bool take(std::optional<boost::json::value>& out, message_adapter& adapter);
-    // A message the application cannot use as JSON, counted and (when malformed) reported.
+    // A message the application cannot use as JSON, counted, and reported unless it is text of
+    // another shape.
     void skipped(inbound_status status, const error_code& parse_error);
     template <class Result>
     void start_receive(std::size_t max, asio::any_completion_handler<void(error_code, Result)> h);

@@ -41,6 +41,8 @@ public:
         case error::tls_invalid: return "the server certificate failed verification";
         case error::proxy_auth_required: return "the proxy requires authentication (HTTP 407)";
         case error::proxy_failed: return "the proxy refused the tunnel";
+        case error::binary_message_skipped:
+            return "a binary message that is not a JSON object with a string \"type\" was skipped";
         }
         return "unknown tether error";
     }

@@ -14,8 +14,8 @@ namespace tether::detail {
 
 /// The counters, written on the strand and read from any thread.
 struct counters {
-    std::atomic<std::uint64_t> connections{0}, attempts{0}, received{0}, ignored{0}, malformed{0}, sent{0},
-        heartbeat_timeouts{0}, too_big{0}, bytes_received{0}, bytes_sent{0};
+    std::atomic<std::uint64_t> connections{0}, attempts{0}, received{0}, ignored{0}, malformed{0}, binary_skipped{0},
+        sent{0}, heartbeat_timeouts{0}, too_big{0}, bytes_received{0}, bytes_sent{0};
     // Acknowledged sends and resumable receives.
     std::atomic<std::uint64_t> unacknowledged{0}, resent{0}, acknowledged{0}, resume_position{0}, duplicates{0},
         gaps{0}, acks_sent{0};
@@ -31,6 +31,7 @@ struct counters {
         s.messages_received = received.load();
         s.messages_ignored = ignored.load();
         s.messages_malformed = malformed.load();
+        s.messages_binary_skipped = binary_skipped.load();
         s.messages_sent = sent.load();
         s.heartbeat_timeouts = heartbeat_timeouts.load();
         s.messages_too_big = too_big.load();

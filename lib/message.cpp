@@ -21,29 +21,42 @@ message_adapter::~message_adapter() = default;
 message_adapter::message_adapter(message_adapter&&) noexcept = default;
 message_adapter& message_adapter::operator=(message_adapter&&) noexcept = default;
 
-inbound message_adapter::adapt(std::string_view text)
+std::string_view to_string(inbound_status s) noexcept
+{
+    switch (s) {
+    case inbound_status::delivered: return "delivered";
+    case inbound_status::ignored: return "ignored";
+    case inbound_status::malformed: return "malformed";
+    case inbound_status::binary_skipped: return "binary_skipped";
+    }
+    return "unknown";
+}
+
+inbound message_adapter::adapt(message_view m)
 {
     std::optional<boost::json::value> v;
     inbound in;
-    in.status = adapt(text, v, in.error);
+    in.status = adapt(m, v, in.error);
     if (v) in.value = std::move(*v);
     return in;
 }
 
-inbound_status message_adapter::adapt(std::string_view text, std::optional<boost::json::value>& out,
-                                      error_code& parse_error, boost::json::storage_ptr storage)
+inbound_status message_adapter::adapt(message_view m, std::optional<boost::json::value>& out, error_code& parse_error,
+                                      boost::json::storage_ptr storage)
 {
+    // A binary message is parsed as text is: the JSON parser checks its strings' UTF-8 itself.
+    const bool binary = m.kind == message_kind::binary;
     if (!state_) state_ = std::make_unique<state>();
     auto& p = state_->json.parser;
     p.reset(std::move(storage));
-    p.write(text.data(), text.size(), parse_error);
-    if (parse_error) return inbound_status::malformed;
+    p.write(m.payload.data(), m.payload.size(), parse_error);
+    if (parse_error) return binary ? inbound_status::binary_skipped : inbound_status::malformed;
     out.emplace(p.release());
     const auto* obj = out->if_object();
     const auto* type = obj ? obj->if_contains("type") : nullptr;
     if (type && type->is_string()) return inbound_status::delivered;
     out.reset();
-    return inbound_status::ignored;
+    return binary ? inbound_status::binary_skipped : inbound_status::ignored;
 }
 
 std::string make_request_id()

@@ -53,6 +53,7 @@ void tag_invoke(const json::value_from_tag&, json::value& v, const client_stats&
          {"messages_received", s.messages_received},
          {"messages_ignored", s.messages_ignored},
          {"messages_malformed", s.messages_malformed},
+         {"messages_binary_skipped", s.messages_binary_skipped},
          {"messages_sent", s.messages_sent},
          {"messages_too_big", s.messages_too_big},
          {"heartbeat_timeouts", s.heartbeat_timeouts},

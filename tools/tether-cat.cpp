@@ -1,5 +1,6 @@
-// tether-cat: a WebSocket client for the command line. JSON lines from stdin go out as text
-// frames, delivered messages come out on stdout, lifecycle events go to stderr as JSON lines.
+// tether-cat: a WebSocket client for the command line. Lines from stdin go out as messages (JSON
+// by default, or raw text, or base64 for binary), messages come out on stdout one per line in the
+// same form, lifecycle events go to stderr as JSON lines.
 #include <tether/client.hpp>
 #include <tether/message.hpp>
 #include <tether/sessions.hpp>
@@ -12,6 +13,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
 
+#include <openssl/evp.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -22,7 +24,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <semaphore>
 #include <stdexcept>
@@ -45,9 +49,26 @@ constexpr int exit_permanent = 4;
 
 constexpr std::string_view usage_text = R"(usage: tether-cat [options] URL
 
-Connects to URL (ws:// or wss://), sends each line of stdin (one JSON value per line) as a text
-frame and prints each delivered message to stdout as one compact JSON line. Lifecycle events go to
-stderr as JSON lines. End of input flushes queued sends and closes with 1000.
+Connects to URL (ws:// or wss://), sends each line of stdin as a message and prints each message
+it receives to stdout, one per line. By default lines are JSON values sent as text frames, and
+what comes out is every JSON object with a string "type", from text or binary frames, as compact
+JSON. Lifecycle events go to stderr as JSON lines. End of input flushes queued sends and closes
+with 1000.
+
+modes (the default is JSON):
+  --text                    each line goes out as a text frame as it is (a CR included), with no
+                            JSON check; a line that is not UTF-8 is reported and not sent. Every
+                            text message comes out as it is, one per line; a text message with a
+                            newline in it is refused (not printed: it would read as two), and
+                            binary messages are not printed. Both are reported.
+  --binary                  each line is base64 (RFC 4648, standard alphabet, padded; white space
+                            around it, a CR too, ignored) and goes out as one binary frame; an
+                            invalid line is reported and not sent. Every binary message comes out
+                            in base64, one per line; text messages are not printed, and are
+                            reported.
+  --send-file FILE          first, send the whole of FILE as one binary message, then read stdin
+                            as the mode says; FILE '-' takes all of stdin, and its end closes
+In --text and --binary every line is a message, a blank one too, and ':interrupt' is not special.
 
 options:
   --session ID --org UUID   URL is a base URL (https:// or wss://); connect to the sessions API
@@ -71,19 +92,40 @@ options:
   --max-attempts N          retries before giving up (seed default 5; exponential default 0 = unlimited)
   -h, --help                print this help and exit
 
-stdin: a blank line is skipped; an invalid JSON line is reported and not sent; the line
-':interrupt' sends the control request {"subtype":"interrupt"}.
+stdin (JSON mode): a blank line is skipped; an invalid JSON line is reported and not sent; the
+line ':interrupt' sends the control request {"subtype":"interrupt"}.
+
+messages not printed: each is reported on stderr as it comes ({"event":"error",...}), and at exit
+one line counts them by reason, when there were any:
+  {"event":"ignored","count":N,"reasons":{REASON:N,...}}, REASON one of
+    untyped_json           JSON mode: JSON text, but not an object with a string "type"
+    malformed_json         JSON mode: text that is not JSON
+    binary_not_typed_json  JSON mode: binary, but not a JSON object with a string "type"
+    binary_in_text_mode    --text: a binary message
+    newline_in_text        --text: a text message with a newline in it
+    text_in_binary_mode    --binary: a text message
+(untyped JSON text is the one not reported as it comes: servers send it as "not for you".)
 
 exit status: 0 closed at end of input; 3 the reconnect policy gave up; 4 permanent rejection
-(close 4003, HTTP 401/403, a refused certificate, proxy 407); 2 usage or configuration error.
+(close 4003, HTTP 401/403, a refused certificate, proxy 407); 2 usage or configuration error
+(an unreadable --send-file too).
 )";
 
 struct usage_error : std::invalid_argument {
     using std::invalid_argument::invalid_argument;
 };
 
+// What a line of stdin is, and what a message printed on stdout is.
+enum class io_mode {
+    json,    // JSON values as text frames; typed JSON objects out
+    text,    // text frames as they are
+    binary,  // binary frames, in base64
+};
+
 struct options {
     std::string url;
+    io_mode mode = io_mode::json;
+    std::optional<std::string> send_file;
     std::optional<std::string> session_id;
     std::optional<std::string> org_id;
     std::string token_command;
@@ -107,6 +149,84 @@ std::string_view trim(std::string_view s)
     const auto first = s.find_first_not_of(space);
     if (first == std::string_view::npos) return {};
     return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+// Well-formed UTF-8 (RFC 3629): what a text frame must carry. Checked before sending, so that a
+// stray line fails alone instead of having the server close the connection with 1007.
+bool is_utf8(std::string_view s)
+{
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t n = 0;                   // continuation bytes
+        unsigned char lo = 0x80, hi = 0xBF;  // the range of the first continuation byte
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 1;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            if (c == 0xE0) lo = 0xA0;  // not overlong
+            if (c == 0xED) hi = 0x9F;  // not a surrogate
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            if (c == 0xF0) lo = 0x90;  // not overlong
+            if (c == 0xF4) hi = 0x8F;  // not above U+10FFFF
+        } else {
+            return false;
+        }
+        if (s.size() - i <= n) return false;
+        for (std::size_t k = 1; k <= n; ++k) {
+            const auto b = static_cast<unsigned char>(s[i + k]);
+            if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
+// Base64 by OpenSSL's codec, linked for TLS anyway: one line per message, no line breaks inside.
+std::string to_base64(std::string_view data)
+{
+    std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');  // and a NUL after them
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+// The bytes of a base64 line, or nothing when it is not base64. Checked here first: OpenSSL's
+// decoder takes '=' anywhere and cannot say how much padding there was.
+std::optional<std::string> from_base64(std::string_view text)
+{
+    text = trim(text);
+    if (text.size() % 4 != 0) return std::nullopt;
+    std::size_t pad = 0;
+    while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+    for (const char c : text.substr(0, text.size() - pad)) {
+        const bool alphabet =
+            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+        if (!alphabet) return std::nullopt;
+    }
+    std::string out(text.size() / 4 * 3, '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+    if (n < 0) return std::nullopt;
+    out.resize(static_cast<std::size_t>(n) - pad);  // the decoder counts the padding as zero bytes
+    return out;
+}
+
+// The whole of `path` ('-': of stdin). Throws std::invalid_argument, a configuration error.
+std::string read_file(const std::string& path)
+{
+    if (path == "-") return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::invalid_argument("--send-file: cannot open " + path + ": " + std::strerror(errno));
+    std::string content{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (in.bad()) throw std::invalid_argument("--send-file: cannot read " + path);
+    return content;
 }
 
 std::uint32_t parse_number(std::string_view option, std::string_view text)
@@ -150,6 +270,12 @@ options parse_args(int argc, char** argv)
             o.stats = true;
             continue;
         }
+        if (arg == "--text" || arg == "--binary") {
+            const io_mode m = arg == "--text" ? io_mode::text : io_mode::binary;
+            if (o.mode != io_mode::json && o.mode != m) throw usage_error("--text and --binary exclude each other");
+            o.mode = m;
+            continue;
+        }
         if (arg == "--allow-plaintext-token" || arg == "--deflate") {
             (arg == "--deflate" ? o.deflate : o.allow_plaintext_token) = true;
             continue;
@@ -190,6 +316,8 @@ options parse_args(int argc, char** argv)
             o.key = value();
         else if (name == "--proxy")
             o.proxy = value();
+        else if (name == "--send-file")
+            o.send_file = value();
         else if (name == "--max-message-size")
             o.max_message_size = parse_number(name, value());
         else if (name == "--policy") {
@@ -265,7 +393,7 @@ tether::client_config make_config(const options& o)
     return cfg;
 }
 
-void write_line(std::FILE* f, const std::string& line)
+void write_line(std::FILE* f, std::string_view line)
 {
     std::fwrite(line.data(), 1, line.size(), f);
     std::fputc('\n', f);
@@ -288,41 +416,55 @@ json::object with_disconnect(json::object e, const tether::disconnect& d)
     return e;
 }
 
+// Why a message was not printed: the keys of the "ignored" line at exit.
+struct ignored_counts {
+    std::uint64_t binary_in_text_mode = 0;
+    std::uint64_t newline_in_text = 0;
+    std::uint64_t text_in_binary_mode = 0;
+};
+
+// The "ignored" line: the JSON layer's skips from the client's counters, the modes' own from
+// `own`; nothing when nothing was ignored.
+std::optional<json::object> ignored_report(const tether::client_stats& s, const ignored_counts& own)
+{
+    const std::pair<const char*, std::uint64_t> reasons[] = {
+        {"untyped_json", s.messages_ignored},
+        {"malformed_json", s.messages_malformed},
+        {"binary_not_typed_json", s.messages_binary_skipped},
+        {"binary_in_text_mode", own.binary_in_text_mode},
+        {"newline_in_text", own.newline_in_text},
+        {"text_in_binary_mode", own.text_in_binary_mode},
+    };
+    json::object by_reason;
+    std::uint64_t total = 0;
+    for (const auto& [reason, n] : reasons) {
+        if (n == 0) continue;
+        by_reason[reason] = n;
+        total += n;
+    }
+    if (total == 0) return std::nullopt;
+    return json::object{{"event", "ignored"}, {"count", total}, {"reasons", std::move(by_reason)}};
+}
+
 // The running tool. Everything except the stdin reader runs on the io_context's one thread, so
 // the members need no locks.
 class cat {
 public:
-    cat(tether::client_config cfg, bool stats)
-        : stats_(stats),
-          client_(io_.get_executor(), std::move(cfg),
-                  {
-                      .on_message = [](const json::value& m) { write_line(stdout, json::serialize(m)); },
-                      .on_connected =
-                          [](unsigned attempt) {
-                              emit_event({{"event", "connected"}, {"attempt", attempt}});
-                          },
-                      .on_reconnecting =
-                          [](const tether::reconnect_event& ev) {
-                              emit_event(with_disconnect(
-                                  {{"event", "reconnecting"}, {"attempt", ev.attempt}, {"delay_ms", ev.delay.count()}},
-                                  ev.reason));
-                          },
-                      .on_close =
-                          [this](const tether::disconnect& d) {
-                              permanent_ = tether::classify(d) == tether::failure_class::permanent;
-                              emit_event(with_disconnect({{"event", "closed"}}, d));
-                          },
-                      .on_error =
-                          [](tether::error_code, const std::string& what) {
-                              emit_event({{"event", "error"}, {"message", what}});
-                          },
-                  })
+    cat(tether::client_config cfg, io_mode mode, bool stats, std::optional<std::string> file)
+        : mode_(mode), stats_(stats), file_(std::move(file)), client_(io_.get_executor(), std::move(cfg), callbacks())
     {
     }
 
     int run()
     {
         client_.async_run([this](tether::error_code ec) { finished(ec); });
+        if (file_) {
+            // Queued before the reader starts, so it goes out before the first line.
+            tether::message m{tether::message_kind::binary, std::move(*file_)};
+            client_.async_send(std::move(m), [](tether::error_code ec) {
+                if (ec) emit_event({{"event", "error"}, {"message", "--send-file: not sent: " + ec.message()}});
+            });
+        }
         std::thread reader([this] { read_stdin(); });
         try {
             io_.run();
@@ -330,10 +472,11 @@ public:
             emit_event({{"event", "error"}, {"message", std::string("internal error: ") + e.what()}});
             exit_code_ = exit_internal;
         }
+        const tether::client_stats s = client_.stats();
+        if (auto report = ignored_report(s, ignored_)) emit_event(std::move(*report));
         if (stats_)
-            emit_event({{"event", "stats"},
-                        {"stats", json::value_from(client_.stats())},
-                        {"history", json::value_from(client_.history())}});
+            emit_event(
+                {{"event", "stats"}, {"stats", json::value_from(s)}, {"history", json::value_from(client_.history())}});
         std::fflush(stdout);
         std::fflush(stderr);
         if (reader_done_) {
@@ -347,6 +490,64 @@ public:
     }
 
 private:
+    tether::client_callbacks callbacks()
+    {
+        tether::client_callbacks cb{
+            .on_connected =
+                [](unsigned attempt) {
+                    emit_event({{"event", "connected"}, {"attempt", attempt}});
+                },
+            .on_reconnecting =
+                [](const tether::reconnect_event& ev) {
+                    emit_event(with_disconnect(
+                        {{"event", "reconnecting"}, {"attempt", ev.attempt}, {"delay_ms", ev.delay.count()}},
+                        ev.reason));
+                },
+            .on_close =
+                [this](const tether::disconnect& d) {
+                    permanent_ = tether::classify(d) == tether::failure_class::permanent;
+                    emit_event(with_disconnect({{"event", "closed"}}, d));
+                },
+            // Malformed JSON and binary messages the JSON layer skips come here too, one by one.
+            .on_error =
+                [](tether::error_code, const std::string& what) {
+                    emit_event({{"event", "error"}, {"message", what}});
+                },
+        };
+        // JSON mode takes the JSON layer's messages; the raw modes every message as it came.
+        if (mode_ == io_mode::json)
+            cb.on_message = [](const json::value& m) { write_line(stdout, json::serialize(m)); };
+        else
+            cb.on_raw_message = [this](const tether::message_view& m) { print(m); };
+        return cb;
+    }
+
+    void print(const tether::message_view& m)
+    {
+        const bool binary = m.kind == tether::message_kind::binary;
+        const char* refused = nullptr;
+        if (mode_ == io_mode::text && binary) {
+            ++ignored_.binary_in_text_mode;
+            refused = "--text prints text messages only (try --binary)";
+        } else if (mode_ == io_mode::text && m.payload.find('\n') != std::string_view::npos) {
+            ++ignored_.newline_in_text;
+            refused = "--text refuses a text message with a newline in it (try --binary)";
+        } else if (mode_ == io_mode::binary && !binary) {
+            ++ignored_.text_in_binary_mode;
+            refused = "--binary prints binary messages only (try --text)";
+        }
+        if (refused) {
+            emit_event({{"event", "error"},
+                        {"message", std::string(tether::to_string(m.kind)) + " message of " +
+                                        std::to_string(m.payload.size()) + " bytes not printed: " + refused}});
+            return;
+        }
+        if (binary)
+            write_line(stdout, to_base64(m.payload));
+        else
+            write_line(stdout, m.payload);
+    }
+
     void read_stdin()
     {
         std::string line;
@@ -366,6 +567,21 @@ private:
                             {"message", "line " + std::to_string(number) + ": not sent: " + ec.message()}});
             line_slots_.release();
         };
+        auto refuse = [this, number](const std::string& why) {
+            emit_event({{"event", "error"}, {"message", "line " + std::to_string(number) + ": " + why}});
+            line_slots_.release();
+        };
+        if (mode_ == io_mode::text) {
+            if (!is_utf8(line)) return refuse("not UTF-8, not sent");
+            client_.async_send(tether::message{tether::message_kind::text, std::string(line)}, done);
+            return;
+        }
+        if (mode_ == io_mode::binary) {
+            auto bytes = from_base64(line);
+            if (!bytes) return refuse("invalid base64, not sent");
+            client_.async_send(tether::message{tether::message_kind::binary, std::move(*bytes)}, done);
+            return;
+        }
         line = trim(line);
         if (line.empty()) return done({});
         if (line == ":interrupt") {
@@ -376,11 +592,7 @@ private:
         }
         tether::error_code ec;
         json::parse(line, ec);
-        if (ec) {
-            emit_event({{"event", "error"},
-                        {"message", "line " + std::to_string(number) + ": invalid JSON, not sent: " + ec.message()}});
-            return line_slots_.release();
-        }
+        if (ec) return refuse("invalid JSON, not sent: " + ec.message());
         client_.async_send(std::string(line), done);
     }
 
@@ -404,7 +616,10 @@ private:
         io_.stop();  // lines still arriving from stdin have nowhere to go
     }
 
+    io_mode mode_;
     bool stats_;
+    std::optional<std::string> file_;  // --send-file's content, until it is queued
+    ignored_counts ignored_;
     asio::io_context io_;
     tether::client client_;
     bool permanent_ = false;
@@ -429,7 +644,9 @@ int main(int argc, char** argv)
             std::fwrite(usage_text.data(), 1, usage_text.size(), stdout);
             return 0;
         }
-        tool.emplace(make_config(o), o.stats);
+        std::optional<std::string> file;
+        if (o.send_file) file = read_file(*o.send_file);
+        tool.emplace(make_config(o), o.mode, o.stats, std::move(file));
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "tether-cat: %s\n", e.what());
         if (dynamic_cast<const usage_error*>(&e)) std::fprintf(stderr, "Try 'tether-cat --help'.\n");

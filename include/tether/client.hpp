@@ -123,8 +123,9 @@ public:
 
     /// Completes with the next delivered message (a JSON object with a string "type"), in order.
     /// When one is buffered it is handed over at once: a coroutine resumes without a trip through
-    /// the event loop. Buffered messages are still delivered after the client finished. Messages
-    /// of other shapes, binary ones included, are counted (`stats()`) and skipped as they are taken.
+    /// the event loop. Buffered messages are still delivered after the client finished. Text and
+    /// binary messages are parsed alike; messages of other shapes are counted (`stats()`) and
+    /// skipped as they are taken, and all but untyped JSON text reported to `on_error`.
     ///
     /// - Signature: `void(error_code, boost::json::value)`.
     /// - Cancellation: terminal ends the wait with `operation_aborted`; no message is lost.

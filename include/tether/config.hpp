@@ -179,8 +179,9 @@ struct reconnect_event {
 /// A callback must not block for long (it holds up the connection) and must not throw: an exception
 /// escapes from the `run()` of the client's execution context.
 struct client_callbacks {
-    /// A JSON object with a string "type" (the JSON adapter: other messages, binary ones included,
-    /// are counted and skipped). When set, messages go here and not to the receive functions.
+    /// A JSON object with a string "type", from a text or a binary message (the JSON adapter:
+    /// other messages are counted and skipped, and all but untyped JSON text reported to
+    /// `on_error`). When set, messages go here and not to the receive functions.
     std::function<void(const boost::json::value&)> on_message;
     /// Every message, text or binary, unchanged; the view is valid during the call only. When set,
     /// messages go here and not to the receive functions. Not together with `on_message`.

@@ -39,6 +39,8 @@ enum class error {
     // The HTTP proxy.
     proxy_auth_required,  ///< the proxy answered CONNECT with 407 (or 401): credentials missing or wrong.
     proxy_failed,         ///< the proxy refused CONNECT with another status or did not speak HTTP.
+    // The JSON layer (reported to `on_error`; the link stays up).
+    binary_message_skipped,  ///< a binary message that is not a JSON object with a string "type".
 };
 
 /// How a server broke the WebSocket protocol (RFC 6455, RFC 7692): the error of a `disconnect` of

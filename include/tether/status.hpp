@@ -69,8 +69,12 @@ struct client_stats {
     std::uint64_t attempts = 0;     ///< connection attempts started
     /// Handed to the application: JSON objects with a string "type", or raw messages.
     std::uint64_t messages_received = 0;
-    std::uint64_t messages_ignored = 0;    ///< skipped by the JSON adapter: valid JSON of another shape, or binary
-    std::uint64_t messages_malformed = 0;  ///< text that was not JSON, dropped
+    /// Skipped by the JSON adapter, each kind of message for its own reason: text that is valid
+    /// JSON of another shape; text that is not JSON (reported to `on_error`); binary messages that
+    /// are not a JSON object with a string "type" (reported to `on_error`).
+    std::uint64_t messages_ignored = 0;
+    std::uint64_t messages_malformed = 0;
+    std::uint64_t messages_binary_skipped = 0;
     std::uint64_t messages_sent = 0;       ///< messages fully written
     std::uint64_t heartbeat_timeouts = 0;  ///< links declared dead by the heartbeat
     std::uint64_t messages_too_big = 0;    ///< inbound messages over max_message_size (link closed with 1009)

@@ -105,6 +105,11 @@ run --reconnect-delay 0 "$base/"; expect_rc 2 "an invalid configuration is a usa
 run http://127.0.0.1/; expect_rc 2 "a non-WebSocket URL is a usage error"
 run --help; expect_rc 0 "--help succeeds"
 [[ $out == usage:* ]] || fail "--help prints the usage to stdout"
+[[ $out == *--text*--binary*--send-file*'"event":"ignored"'* ]] || fail "--help describes the modes and the ignored report"
+run --text --binary "$base/"; expect_rc 2 "--text and --binary together are a usage error"
+[[ $err == *'--text and --binary exclude each other'* ]] || fail "the conflict is named: $err"
+run --send-file "$work/no-such-file" "$base/"; expect_rc 2 "an unreadable --send-file is a configuration error"
+[[ $err == *"cannot open $work/no-such-file"* ]] || fail "the unreadable file is named: $err"
 
 # --- round trip, invalid lines, :interrupt, end of input ---------------------------------------------
 mkfifo "$work/in" "$work/out_pipe"

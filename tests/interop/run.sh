@@ -264,7 +264,8 @@ else
         exec 3> "$work/in" 4< "$work/out_pipe"
     }
     reply=
-    cat_reads() { read -r -t 5 -u 4 reply || reply="(nothing within 5 s)"; }
+    # A line exactly as printed (IFS= keeps its spaces); long ones (100 KiB of base64) take a while.
+    cat_reads() { IFS= read -r -t 10 -u 4 reply || reply="(nothing within 10 s)"; }
     stop_cat() { # closes stdin, waits for the exit: tether-cat flushes, closes with 1000, exits 0
         exec 3>&-
         wait "$cat_pid"
@@ -317,6 +318,177 @@ else
     [ "$(cat_events connected | wc -l)" -eq 1 ] && [ -z "$(cat_events reconnecting)" ] &&
         ! grep -qi heartbeat "$work/err"
     check $? "tether-cat: one connection throughout, no reconnect, no heartbeat timeout"
+
+    # --- the JSON layer and binary frames: a naive echo server --------------------------------------
+    # `ws.on('message', m => ws.send(m))` echoes text as binary (ws 8 hands out Buffers): JSON mode
+    # prints the echo all the same, and ignores nothing.
+    start_cat "$base/naive/cat"
+    cat_reads
+    [ "$reply" = '{"type":"hello"}' ] && pass "tether-cat: the naive echo's hello is printed" || fail "tether-cat: hello: '$reply'"
+    echo '{"type":"user","text":"hi"}' >&3
+    cat_reads
+    [ "$reply" = '{"type":"user","text":"hi"}' ] &&
+        pass "tether-cat: JSON mode prints the echo that came back in a binary frame (the naive echo)" ||
+        fail "tether-cat: the naive echo: '$reply'; stderr: $(cat "$work/err")"
+    stop_cat "naive echo"
+    [ -z "$(cat_events ignored)" ] && [ -z "$(cat_events error)" ]
+    check $? "tether-cat: the naive echo: nothing ignored, nothing reported, no 'ignored' line at exit"
+    peer_until '"ev":"end","path":"/naive/cat"'
+    [[ $seen == *'"ev":"recv","path":"/naive/cat","msg":"{\"type\":\"user\",\"text\":\"hi\"}"'* ]]
+    check $? "tether-cat: the naive echo: the peer received the line as a text frame"
+
+    # A typed JSON file sent with --send-file goes out binary, and comes back binary from /echo.
+    printf '{"type":"file","n":1}' > "$work/typed.json"
+    start_cat --send-file "$work/typed.json" "$base/echo/jsonfile"
+    cat_reads
+    [ "$reply" = '{"type":"file","n":1}' ] && pass "tether-cat: JSON mode prints a typed object echoed in a binary frame" ||
+        fail "tether-cat: --send-file in JSON mode: '$reply'; stderr: $(cat "$work/err")"
+    stop_cat "--send-file in JSON mode"
+    peer_until '"ev":"end","path":"/echo/jsonfile"'
+    [[ $seen == *"\"ev\":\"recv_binary\",\"path\":\"/echo/jsonfile\",\"size\":21,\"sha256\":\"$(sha256sum < "$work/typed.json" | cut -d' ' -f1)\""* ]]
+    check $? "tether-cat: --send-file: the peer received the file as one binary message"
+
+    # --- --text: lines as they are, both ways -------------------------------------------------------
+    start_cat --text "$base/echo/text"
+    for line in 'plain text, not JSON: {"a"' 'café "q" \' '' ':interrupt' '  spaced  '; do
+        printf '%s\n' "$line" >&3
+        cat_reads
+        [ "$reply" = "$line" ] && pass "tether-cat --text: '$line' goes out and comes back as it is" ||
+            fail "tether-cat --text: '$line' came back as '$reply'"
+    done
+    printf 'not \xff UTF-8\n' >&3 # line 6
+    echo after >&3
+    cat_reads
+    [ "$reply" = after ] && pass "tether-cat --text: a line that is not UTF-8 is not sent, the next one is" ||
+        fail "tether-cat --text: after the line that is not UTF-8: '$reply'"
+    stop_cat "--text"
+    [[ $(cat_events error) == *'line 6: not UTF-8, not sent'* ]]
+    check $? "tether-cat --text: the line that is not UTF-8 is reported by its number"
+    peer_until '"ev":"end","path":"/echo/text"'
+    [[ $seen == *'"ev":"recv","path":"/echo/text","msg":""'* && $seen == *'"ev":"recv","path":"/echo/text","msg":":interrupt"'* &&
+        $seen == *'"ev":"end","path":"/echo/text","count":6,'*'"code":1000'* ]]
+    check $? "tether-cat --text: the peer received 6 text messages (a blank one, ':interrupt' as it is), then close 1000"
+
+    # --- --binary: base64 lines, both ways -----------------------------------------------------------
+    start_cat --binary "$base/echo/binary"
+    for line in AP8Q '' aGVsbG8=; do # 00 FF 10, nothing, "hello"
+        printf '%s\n' "$line" >&3
+        cat_reads
+        [ "$reply" = "$line" ] && pass "tether-cat --binary: '$line' goes out binary and comes back in base64" ||
+            fail "tether-cat --binary: '$line' came back as '$reply'"
+    done
+    printf 'not base64!\nZm8=x\n' >&3 # lines 4 and 5
+    printf '  ZW5k \n' >&3            # "end"; the spaces around are not base64's
+    cat_reads
+    [ "$reply" = ZW5k ] && pass "tether-cat --binary: invalid base64 lines are not sent, the next one is" ||
+        fail "tether-cat --binary: after the invalid lines: '$reply'"
+    stop_cat "--binary"
+    [[ $(cat_events error) == *'line 4: invalid base64, not sent'*'line 5: invalid base64, not sent'* ]]
+    check $? "tether-cat --binary: the invalid base64 lines are reported by their numbers"
+    peer_until '"ev":"end","path":"/echo/binary"'
+    [[ $seen == *"\"ev\":\"recv_binary\",\"path\":\"/echo/binary\",\"size\":3,\"sha256\":\"$(printf '\x00\xff\x10' | sha256sum | cut -d' ' -f1)\""* &&
+        $seen == *"\"ev\":\"recv_binary\",\"path\":\"/echo/binary\",\"size\":0,"* &&
+        $seen == *'"ev":"end","path":"/echo/binary","count":4,'*'"code":1000'* ]]
+    check $? "tether-cat --binary: the peer received 4 binary messages with the decoded bytes, then close 1000"
+
+    # --- --send-file: a file as one binary message ---------------------------------------------------
+    head -c 102400 /dev/urandom > "$work/blob"
+    start_cat --binary --send-file "$work/blob" "$base/echo/file"
+    cat_reads
+    printf '%s' "$reply" | base64 -d > "$work/blob_back" 2> /dev/null && cmp -s "$work/blob" "$work/blob_back"
+    check $? "tether-cat --send-file: 100 KiB go out as one binary message, and the echo comes back whole in base64"
+    stop_cat "--send-file"
+    peer_until '"ev":"end","path":"/echo/file"'
+    [[ $seen == *"\"ev\":\"recv_binary\",\"path\":\"/echo/file\",\"size\":102400,\"sha256\":\"$(sha256sum < "$work/blob" | cut -d' ' -f1)\""* &&
+        $seen == *'"ev":"end","path":"/echo/file","count":1,'*'"code":1000'* ]]
+    check $? "tether-cat --send-file: the peer received the file, byte for byte, as one message"
+
+    printf '{"type":"stdin"}' | timeout 10 "$cat_bin" --send-file - "$base/echo/stdin" > /dev/null 2> "$work/err"
+    rc=$?
+    [ "$rc" -eq 0 ] && pass "tether-cat --send-file -: stdin goes out, then the end of input closes, exit 0" ||
+        fail "tether-cat --send-file -: exit $rc: $(cat "$work/err")"
+    peer_until '"ev":"end","path":"/echo/stdin"'
+    [[ $seen == *"\"ev\":\"recv_binary\",\"path\":\"/echo/stdin\",\"size\":16,\"sha256\":\"$(printf '{"type":"stdin"}' | sha256sum | cut -d' ' -f1)\""* ]]
+    check $? "tether-cat --send-file -: the peer received all of stdin as one binary message"
+
+    # --- what each mode ignores, and says so: /mixed sends one message of each sort ------------------
+    # After the expected lines, one line of our own and its echo: it comes after every message of
+    # /mixed, so all of them have been handled when it is printed.
+    mixed() { # SYNC-LINE EXPECTED-LINES...: reads the expected lines, then syncs; $got has them
+        local sync=$1 i
+        shift
+        got=
+        for ((i = 1; i <= $#; i++)); do
+            cat_reads
+            got+="$reply|"
+        done
+        printf '%s\n' "$sync" >&3
+        cat_reads
+        [ "$reply" = "$sync" ] || fail "tether-cat: /mixed: the sync line came back as '$reply'"
+        want=$(printf '%s|' "$@")
+    }
+    stats_check() { # PYTHON-ASSERTIONS on s (the stats) and h (the history) of the last stats line
+        local line
+        line=$(cat_events stats | tail -n 1)
+        "$json_python" - "$line" "$1" << 'PY'
+import json, sys
+e = json.loads(sys.argv[1])
+s, h = e["stats"], e["history"]
+exec(sys.argv[2])
+PY
+    }
+    json_python=
+    for candidate in "${PYTHON:-python3}" python3 /usr/bin/python3; do
+        if "$candidate" -c 'import json' 2> /dev/null; then json_python=$candidate; break; fi
+    done
+
+    start_cat --stats "$base/mixed/json"
+    mixed '{"type":"sync"}' '{"type":"mixed","i":1}' '{"type":"mixed","i":4}'
+    [ "$got" = "$want" ] && pass "tether-cat: JSON mode prints the typed objects of text and binary frames, nothing else" ||
+        fail "tether-cat: /mixed in JSON mode printed '$got', expected '$want'"
+    stop_cat "/mixed in JSON mode"
+    [ "$(cat_events ignored)" = '{"event":"ignored","count":5,"reasons":{"untyped_json":1,"malformed_json":2,"binary_not_typed_json":2}}' ]
+    check $? "tether-cat: JSON mode reports at exit 5 ignored: 1 untyped JSON text, 2 not JSON, 2 binary ($(cat_events ignored))"
+    [ "$(cat_events error | grep -c 'malformed JSON message skipped')" -eq 2 ] &&
+        [ "$(cat_events error | grep -c 'binary message skipped: not JSON')" -eq 1 ] &&
+        [ "$(cat_events error | grep -c 'binary message skipped: JSON, but not an object')" -eq 1 ]
+    check $? "tether-cat: JSON mode reports each text that is not JSON and each skipped binary message as it comes"
+    stats_check '
+assert s["messages_received"] == 3 and s["messages_sent"] == 1, s
+assert s["messages_ignored"] == 1 and s["messages_malformed"] == 2 and s["messages_binary_skipped"] == 2, s
+assert s["connections"] == 1 and s["attempts"] == 1 and s["bytes_received"] > 0 and s["bytes_sent"] > 0, s
+assert len(h) == 1 and h[0]["attempt"] == 1 and h[0]["connected"] and h[0]["ended"] and h[0]["healthy"], h
+assert h[0]["delay_ms"] is None and h[0]["messages_sent"] == 1, h
+'
+    check $? "tether-cat --stats: the counters (the JSON layer's skips by reason) and one connection in the history"
+    peer_until '"ev":"end","path":"/mixed/json"'
+
+    start_cat --text "$base/mixed/text"
+    mixed sync '{"type":"mixed","i":1}' '[1,2]' 'not json'
+    [ "$got" = "$want" ] && pass "tether-cat --text: every text message without a newline is printed as it is" ||
+        fail "tether-cat --text: /mixed printed '$got', expected '$want'"
+    stop_cat "/mixed with --text"
+    [ "$(cat_events ignored)" = '{"event":"ignored","count":4,"reasons":{"binary_in_text_mode":3,"newline_in_text":1}}' ]
+    check $? "tether-cat --text: reports at exit 4 ignored: 3 binary, 1 with a newline ($(cat_events ignored))"
+    [ "$(cat_events error | grep -c 'binary message of [0-9]* bytes not printed')" -eq 3 ] &&
+        [ "$(cat_events error | grep -c 'text message of 9 bytes not printed: --text refuses a text message with a newline')" -eq 1 ]
+    check $? "tether-cat --text: reports each message it does not print as it comes"
+    peer_until '"ev":"end","path":"/mixed/text"'
+
+    start_cat --binary --stats "$base/mixed/binary"
+    mixed c3luYw== "$(printf '{"type":"mixed","i":4}' | base64 -w0)" AP8Q "$(printf '[4,5]' | base64 -w0)"
+    [ "$got" = "$want" ] && pass "tether-cat --binary: every binary message is printed in base64" ||
+        fail "tether-cat --binary: /mixed printed '$got', expected '$want'"
+    stop_cat "/mixed with --binary"
+    [ "$(cat_events ignored)" = '{"event":"ignored","count":4,"reasons":{"text_in_binary_mode":4}}' ]
+    check $? "tether-cat --binary: reports at exit 4 text messages ignored ($(cat_events ignored))"
+    stats_check '
+assert s["messages_received"] == 8 and s["messages_sent"] == 1, s
+assert s["messages_ignored"] == 0 and s["messages_malformed"] == 0 and s["messages_binary_skipped"] == 0, s
+assert s["connections"] == 1 and len(h) == 1 and h[0]["healthy"], (s, h)
+'
+    check $? "tether-cat --stats with --binary: all 8 messages received, none skipped by a JSON layer, one connection"
+    peer_until '"ev":"end","path":"/mixed/binary"'
 fi
 
 # --- the tally: every client has exited and the peer reported each connection's end, so the log
@@ -325,7 +497,7 @@ tally=$(grep -o '"ev":"open","path":"[^"]*"' "$work/events" | sed 's/.*"path":"/
     awk '{ printf "%s%s=%s", sep, $2, $1; sep = " " }')
 expected="/close/4001/lib=4 /close/4003/lib=1 /echo/deflate=1 /echo/lib=1 /push/5/lib=1"
 [ "$cat_bin" = none ] ||
-    expected="/close/4001/cat=4 /close/4001/lib=4 /close/4003/cat=1 /close/4003/lib=1 /echo/cat=1 /echo/deflate=1 /echo/lib=1 /push/3/cat=1 /push/5/lib=1"
+    expected="/close/4001/cat=4 /close/4001/lib=4 /close/4003/cat=1 /close/4003/lib=1 /echo/binary=1 /echo/cat=1 /echo/deflate=1 /echo/file=1 /echo/jsonfile=1 /echo/lib=1 /echo/stdin=1 /echo/text=1 /mixed/binary=1 /mixed/json=1 /mixed/text=1 /naive/cat=1 /push/3/cat=1 /push/5/lib=1"
 [ "$tally" = "$expected" ] && pass "connections per path as expected: $tally" ||
     fail "connections per path: $tally; expected $expected"
 

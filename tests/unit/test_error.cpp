@@ -10,7 +10,7 @@ BOOST_AUTO_TEST_CASE(category_and_messages)
     const tether::error_code ec = tether::error::unauthorized;
     BOOST_TEST(std::string(ec.category().name()) == "tether");
     BOOST_TEST(ec.message().find("4003") != std::string::npos);
-    for (int e = 1; e <= static_cast<int>(tether::error::request_timeout); ++e)
+    for (int e = 1; e <= static_cast<int>(tether::error::binary_message_skipped); ++e)
         BOOST_TEST(tether::error_code(static_cast<tether::error>(e)).message() != "unknown tether error");
 }
 

@@ -14,36 +14,69 @@
 
 BOOST_AUTO_TEST_SUITE(message)
 
-BOOST_AUTO_TEST_CASE(adapts_text_frames)
+BOOST_AUTO_TEST_CASE(adapts_text_and_binary_messages_alike)
 {
     using s = tether::inbound_status;
+    using k = tether::message_kind;
     struct row {
-        const char* text;
+        k kind;
+        std::string_view payload;
         s status;
+        bool parse_error;  // the adapter says why the payload is not JSON
     };
+    using namespace std::string_view_literals;
     const row rows[] = {
-        {R"({"type":"assistant","message":{"content":"hi"}})", s::delivered},
-        {R"({"type":"result","n":1})", s::delivered},
-        {R"({"type":1})", s::ignored},
-        {R"({"kind":"x"})", s::ignored},
-        {R"([{"type":"x"}])", s::ignored},
-        {R"("type")", s::ignored},
-        {R"(42)", s::ignored},
-        {R"({"type":"x")", s::malformed},
-        {R"(not json)", s::malformed},
-        {R"()", s::malformed},
-        {R"({"type":"x"} trailing)", s::malformed},
+        {k::text, R"({"type":"assistant","message":{"content":"hi"}})", s::delivered, false},
+        {k::text, R"({"type":"result","n":1})", s::delivered, false},
+        {k::text, R"({"type":1})", s::ignored, false},
+        {k::text, R"({"kind":"x"})", s::ignored, false},
+        {k::text, R"([{"type":"x"}])", s::ignored, false},
+        {k::text, R"("type")", s::ignored, false},
+        {k::text, R"(42)", s::ignored, false},
+        {k::text, R"({"type":"x")", s::malformed, true},
+        {k::text, R"(not json)", s::malformed, true},
+        {k::text, R"()", s::malformed, true},
+        {k::text, R"({"type":"x"} trailing)", s::malformed, true},
+        // Binary: a typed object goes through as text does (Node's `ws` echoes text as binary)...
+        {k::binary, R"({"type":"echo","text":"caf\u00e9"})", s::delivered, false},
+        {k::binary, "{\"type\":\"caf\xC3\xA9\"}", s::delivered, false},
+        {k::binary, " {\"type\":\"padded\"}\n", s::delivered, false},
+        // ...anything else is skipped and reported, JSON of another shape included.
+        {k::binary, R"({"type":1})", s::binary_skipped, false},
+        {k::binary, R"([1,2])", s::binary_skipped, false},
+        {k::binary, R"(42)", s::binary_skipped, false},
+        {k::binary, "", s::binary_skipped, true},
+        {k::binary, "\x00\xFF\x10"sv, s::binary_skipped, true},
+        {k::binary, "\x08\x96\x01", s::binary_skipped, true},             // protobuf: field 1 = 150
+        {k::binary, "{\"type\":\"\xC0\xAF\"}", s::binary_skipped, true},  // JSON but for its UTF-8
+        {k::binary, R"({"type":"x")", s::binary_skipped, true},
     };
     tether::message_adapter adapter;
     for (int round = 0; round < 2; ++round) {  // the adapter is reused; a failure must not poison it
         for (const auto& r : rows) {
-            BOOST_TEST_CONTEXT(r.text)
+            BOOST_TEST_CONTEXT(tether::to_string(r.kind) << " " << r.payload << " -> " << tether::to_string(r.status))
             {
-                auto in = adapter.adapt(r.text);
-                BOOST_TEST((in.status == r.status));
-                BOOST_TEST(bool(in.error) == (r.status == s::malformed));
-                if (r.status == s::delivered) BOOST_TEST(in.value == boost::json::parse(r.text));
+                auto in = adapter.adapt(tether::message_view{r.kind, r.payload});
+                BOOST_TEST(tether::to_string(in.status) == tether::to_string(r.status));
+                BOOST_TEST(bool(in.error) == r.parse_error);
+                if (r.status == s::delivered) BOOST_TEST(in.value == boost::json::parse(r.payload));
+                if (r.status != s::delivered) BOOST_TEST(in.value.is_null());
             }
+        }
+    }
+}
+
+// The text form is the message form of a text message.
+BOOST_AUTO_TEST_CASE(the_text_form_adapts_as_text)
+{
+    tether::message_adapter adapter;
+    for (std::string_view text : {R"({"type":"a"})", R"([1])", "nope"}) {
+        BOOST_TEST_CONTEXT(text)
+        {
+            const auto as_text = adapter.adapt(text).status;
+            BOOST_TEST(tether::to_string(as_text) ==
+                       tether::to_string(adapter.adapt(tether::message_view{tether::message_kind::text, text}).status));
+            BOOST_TEST(tether::to_string(as_text) != tether::to_string(tether::inbound_status::binary_skipped));
         }
     }
 }
