@@ -2,6 +2,8 @@
 #ifndef TETHER_CLIENT_HPP
 #define TETHER_CLIENT_HPP
 
+#include <tether/export.hpp>
+
 #include <tether/config.hpp>
 #include <tether/detail/completion.hpp>
 #include <tether/error.hpp>
@@ -34,7 +36,7 @@ namespace tether {
 ///
 /// Destroying the client stops it as `async_close` would, without callbacks: operations still
 /// pending complete with `error::client_closed`.
-class client {
+class TETHER_API client {
 public:
     using executor_type = boost::asio::any_io_executor;
 

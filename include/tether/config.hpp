@@ -2,6 +2,8 @@
 #ifndef TETHER_CONFIG_HPP
 #define TETHER_CONFIG_HPP
 
+#include <tether/export.hpp>
+
 #include <tether/disconnect.hpp>
 #include <tether/endpoint_group.hpp>
 #include <tether/message.hpp>
@@ -55,7 +57,7 @@ enum class token_reason {
 };
 
 /// The name of a reason, e.g. "refused".
-std::string_view to_string(token_reason r) noexcept;
+TETHER_API std::string_view to_string(token_reason r) noexcept;
 
 /// What `client_config::token_source` is asked.
 struct token_request {
@@ -72,7 +74,7 @@ struct token_answer {
 /// Everything a client needs. Every member has a default except `url`; `validate()` (called by
 /// the client's constructor) throws `std::invalid_argument` naming the first invalid field.
 /// A duration of zero means "off" where the member says so.
-struct client_config {
+struct TETHER_API client_config {
     /// `ws://host[:port]/path?query` or `wss://...`.
     std::string url;
 

@@ -2,6 +2,8 @@
 #ifndef TETHER_DISCONNECT_HPP
 #define TETHER_DISCONNECT_HPP
 
+#include <tether/export.hpp>
+
 #include <tether/error.hpp>
 
 #include <chrono>
@@ -59,53 +61,53 @@ struct disconnect {
 };
 
 /// A disconnect caused by a close frame from the server.
-disconnect close_frame_disconnect(std::uint16_t code, std::string reason);
+TETHER_API disconnect close_frame_disconnect(std::uint16_t code, std::string reason);
 
 /// A disconnect caused by an upgrade answered with `status`; `retry_after` is the raw header value.
 /// A status outside 100-599 is no HTTP status: a protocol failure (`protocol_error::bad_upgrade`).
-disconnect http_status_disconnect(unsigned status, std::string_view retry_after = {});
+TETHER_API disconnect http_status_disconnect(unsigned status, std::string_view retry_after = {});
 
 /// A disconnect caused by a proxy answering CONNECT with `status` (407, or 401 as some proxies
 /// answer wrong credentials: `proxy_auth_required`; else `proxy_failed`).
-disconnect proxy_status_disconnect(unsigned status);
+TETHER_API disconnect proxy_status_disconnect(unsigned status);
 
 /// A TLS handshake that failed because the server's certificate did not verify; `verify_result`
 /// is OpenSSL's `X509_V_ERR_*` value. The error says which check failed: `tls_untrusted`,
 /// `tls_host_mismatch`, `tls_expired` or `tls_invalid`; the reason is OpenSSL's description.
-disconnect tls_verify_disconnect(long verify_result);
+TETHER_API disconnect tls_verify_disconnect(long verify_result);
 
 /// A disconnect caused by a failure of the stack (`kind` says which stage).
-disconnect error_disconnect(disconnect_kind kind, error_code ec);
+TETHER_API disconnect error_disconnect(disconnect_kind kind, error_code ec);
 
 /// The class a policy decides on: 4003/401/403 permanent, 4001/404 not_found, 429/503 throttled,
 /// `user` for user, a proxy's 403/407 permanent, permanent errors (per `is_permanent`, e.g. a
 /// refused certificate) permanent, everything else transient.
-failure_class classify(const disconnect& d) noexcept;
+TETHER_API failure_class classify(const disconnect& d) noexcept;
 
 /// True when the server refused the token: HTTP 401, or close 4003. (HTTP 403 refuses the
 /// request, whatever the token: not this.)
-bool is_token_refusal(const disconnect& d) noexcept;
+TETHER_API bool is_token_refusal(const disconnect& d) noexcept;
 
 /// Parses a Retry-After value (RFC 9110 10.2.3): delta-seconds ("120"), or an HTTP-date, as the
 /// wait from `now` until then (zero when it has passed). Garbage yields nothing.
-std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
+TETHER_API std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
                                                            std::chrono::system_clock::time_point now) noexcept;
 /// The same, from the system clock's now.
-std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) noexcept;
+TETHER_API std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) noexcept;
 
 /// Parses an HTTP-date in any of the three forms a recipient must accept (RFC 9110 5.6.7):
 /// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT") and
 /// asctime ("Sun Nov  6 08:49:37 1994").
-std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view value) noexcept;
+TETHER_API std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view value) noexcept;
 
 /// A one-line description for logs and events, e.g. "close 4001 (session not found)".
-std::string describe(const disconnect& d);
+TETHER_API std::string describe(const disconnect& d);
 
 /// The name of a kind, e.g. "close_frame".
-std::string_view to_string(disconnect_kind kind) noexcept;
+TETHER_API std::string_view to_string(disconnect_kind kind) noexcept;
 
 /// The name of a class, e.g. "not_found".
-std::string_view to_string(failure_class c) noexcept;
+TETHER_API std::string_view to_string(failure_class c) noexcept;
 
 }  // namespace tether
 

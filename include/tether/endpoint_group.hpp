@@ -2,6 +2,8 @@
 #ifndef TETHER_ENDPOINT_GROUP_HPP
 #define TETHER_ENDPOINT_GROUP_HPP
 
+#include <tether/export.hpp>
+
 #include <tether/endpoint_group_config.hpp>
 
 #include <memory>
@@ -24,7 +26,7 @@ group_core& core_of(endpoint_group& g) noexcept;
 ///
 /// Thread safe: clients on different executors and threads may share one group. Its lock is held
 /// only for the bookkeeping, never across a wait. Clients hold their group by `shared_ptr`.
-class endpoint_group {
+class TETHER_API endpoint_group {
 public:
     /// Throws `std::invalid_argument` naming the first invalid field of `cfg`.
     explicit endpoint_group(endpoint_group_config cfg = {});

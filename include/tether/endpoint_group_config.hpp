@@ -2,6 +2,8 @@
 #ifndef TETHER_ENDPOINT_GROUP_CONFIG_HPP
 #define TETHER_ENDPOINT_GROUP_CONFIG_HPP
 
+#include <tether/export.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -11,7 +13,7 @@ namespace tether {
 
 /// The limits an `endpoint_group` applies per endpoint (scheme, host, port). Every client of the
 /// group that connects to one endpoint draws on the same budget.
-struct endpoint_group_config {
+struct TETHER_API endpoint_group_config {
     /// Connection attempts per second the endpoint gets from the group: a token bucket.
     double attempts_per_second = 50;
     /// Attempts that may start at once when the bucket is full (at least 1).
@@ -41,7 +43,7 @@ enum class breaker_state {
 };
 
 /// The name of a breaker state, e.g. "half_open".
-std::string_view to_string(breaker_state s) noexcept;
+TETHER_API std::string_view to_string(breaker_state s) noexcept;
 
 /// One endpoint as the group sees it now.
 struct endpoint_status {

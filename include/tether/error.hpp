@@ -2,6 +2,8 @@
 #ifndef TETHER_ERROR_HPP
 #define TETHER_ERROR_HPP
 
+#include <tether/export.hpp>
+
 #include <boost/system/error_code.hpp>
 
 #include <type_traits>
@@ -73,13 +75,13 @@ enum class condition {
 };
 
 /// The category of `tether::error`. Its name is "tether".
-const boost::system::error_category& error_category() noexcept;
+TETHER_API const boost::system::error_category& error_category() noexcept;
 
 /// The category of `tether::condition`.
-const boost::system::error_category& condition_category() noexcept;
+TETHER_API const boost::system::error_category& condition_category() noexcept;
 
 /// The category of `tether::protocol_error`. Its name is "tether.protocol".
-const boost::system::error_category& protocol_category() noexcept;
+TETHER_API const boost::system::error_category& protocol_category() noexcept;
 
 inline error_code make_error_code(protocol_error e) noexcept
 {
@@ -98,7 +100,7 @@ inline boost::system::error_condition make_error_condition(condition c) noexcept
 
 /// True when retrying cannot succeed without a change by the user: close 4003, HTTP 401/403,
 /// invalid URLs, unverifiable certificates. Everything else that reports a failure is transient.
-bool is_permanent(const error_code& ec) noexcept;
+TETHER_API bool is_permanent(const error_code& ec) noexcept;
 
 }  // namespace tether
 

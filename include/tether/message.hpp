@@ -3,6 +3,8 @@
 #ifndef TETHER_MESSAGE_HPP
 #define TETHER_MESSAGE_HPP
 
+#include <tether/export.hpp>
+
 #include <tether/error.hpp>
 
 #include <boost/json/object.hpp>
@@ -24,7 +26,7 @@ enum class message_kind : std::uint8_t {
 };
 
 /// The name of a kind, "text" or "binary".
-std::string_view to_string(message_kind k) noexcept;
+TETHER_API std::string_view to_string(message_kind k) noexcept;
 
 /// A WebSocket message as it travels: its kind and its payload, unchanged.
 struct message {
@@ -53,7 +55,7 @@ enum class inbound_status {
 };
 
 /// The name of a status, e.g. "binary_skipped".
-std::string_view to_string(inbound_status s) noexcept;
+TETHER_API std::string_view to_string(inbound_status s) noexcept;
 
 /// The result of adapting one message.
 struct inbound {
@@ -64,7 +66,7 @@ struct inbound {
 
 /// Parses messages into JSON. Reuses its parser and memory between calls, so steady-state
 /// parsing does not allocate for the parser itself. Not thread safe; one per connection.
-class message_adapter {
+class TETHER_API message_adapter {
 public:
     message_adapter();
     ~message_adapter();
@@ -93,13 +95,13 @@ private:
 };
 
 /// A fresh random (version 4) UUID in canonical form, for request ids.
-std::string make_request_id();
+TETHER_API std::string make_request_id();
 
 /// `{"type":"control_request","request_id":<id>,"request":<request>}`.
-boost::json::object make_control_request(std::string_view request_id, boost::json::value request);
+TETHER_API boost::json::object make_control_request(std::string_view request_id, boost::json::value request);
 
 /// True when `message` is `{"type":"control_response","response":{"request_id":<id>,...}}`.
-bool is_control_response_for(const boost::json::value& message, std::string_view request_id) noexcept;
+TETHER_API bool is_control_response_for(const boost::json::value& message, std::string_view request_id) noexcept;
 
 }  // namespace tether
 

@@ -2,6 +2,8 @@
 #ifndef TETHER_PROXY_HPP
 #define TETHER_PROXY_HPP
 
+#include <tether/export.hpp>
+
 #include <tether/url.hpp>
 
 #include <functional>
@@ -27,7 +29,7 @@ struct proxy_config {
 };
 
 /// A proxy chosen for one server.
-struct proxy_endpoint {
+struct TETHER_API proxy_endpoint {
     std::string host;           ///< IPv6 without brackets
     std::string port;           ///< explicit or "1080"
     std::string authorization;  ///< the `Proxy-Authorization` value ("Basic ..."), or empty
@@ -41,30 +43,30 @@ struct proxy_endpoint {
 using environment_lookup = std::function<std::optional<std::string>(std::string_view name)>;
 
 /// The process environment (`getenv`).
-std::optional<std::string> process_environment(std::string_view name);
+TETHER_API std::optional<std::string> process_environment(std::string_view name);
 
 /// Parses a proxy URL (`http://[user:password@]host[:port]`, or `host:port`, which means
 /// `http://`). Throws `std::invalid_argument` starting with `field` when it is not a URL, the
 /// scheme is not http, the host is missing, the port is not a number, or the credentials contain
 /// CR, LF or NUL once decoded.
-proxy_endpoint parse_proxy_url(std::string_view url, std::string_view field);
+TETHER_API proxy_endpoint parse_proxy_url(std::string_view url, std::string_view field);
 
 /// True when `host` is named by a `NO_PROXY` list: `*` names every host; an entry names itself
 /// and its subdomains (a leading dot is ignored); IPv6 may be bracketed; case does not matter.
 /// An entry's `:port` suffix, if any, is ignored.
-bool no_proxy_matches(std::string_view list, std::string_view host);
+TETHER_API bool no_proxy_matches(std::string_view list, std::string_view host);
 
 /// The proxy to tunnel through to `target`, or nothing for a direct connection. Throws
 /// `std::invalid_argument` naming `proxy.url` or the environment variable that is invalid.
-std::optional<proxy_endpoint> select_proxy(const ws_url& target, const proxy_config& config,
+TETHER_API std::optional<proxy_endpoint> select_proxy(const ws_url& target, const proxy_config& config,
                                            const environment_lookup& env = process_environment);
 
 /// The CONNECT request that opens the tunnel to `target` (authority form, Host header, and the
 /// proxy's credentials when it has some).
-std::string connect_request(const ws_url& target, const proxy_endpoint& proxy);
+TETHER_API std::string connect_request(const ws_url& target, const proxy_endpoint& proxy);
 
 /// Standard base64 with padding (RFC 4648), as Basic authentication wants.
-std::string base64_encode(std::string_view data);
+TETHER_API std::string base64_encode(std::string_view data);
 
 }  // namespace tether
 

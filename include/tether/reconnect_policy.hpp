@@ -2,6 +2,8 @@
 #ifndef TETHER_RECONNECT_POLICY_HPP
 #define TETHER_RECONNECT_POLICY_HPP
 
+#include <tether/export.hpp>
+
 #include <tether/disconnect.hpp>
 
 #include <array>
@@ -36,14 +38,14 @@ using reconnect_decision = std::optional<std::chrono::milliseconds>;
 /// The rule behind `retry_refused_token`: a retry at once after the first refusal of the token
 /// since the last healthy link (HTTP 401, close 4003); nothing for any other disconnect, or for
 /// a second refusal.
-reconnect_decision retry_after_token_refusal(const disconnect& why, const reconnect_history& h) noexcept;
+TETHER_API reconnect_decision retry_after_token_refusal(const disconnect& why, const reconnect_history& h) noexcept;
 
 /// The original transport's numbers, done right. Close 4003 and HTTP 401/403 (and every other
 /// permanent failure) stop at once. Close 4001 and HTTP 404 get `not_found_retries` retries after
 /// `delay` x n. Any other failure, the first connect included, gets `max_retries` retries `delay`
 /// apart; HTTP 429/503 wait for Retry-After when it is longer. Each delay is spread by
 /// +-`jitter`, so that many clients dropped by one server restart do not return in lockstep.
-struct seed_policy {
+struct TETHER_API seed_policy {
     std::chrono::milliseconds delay{2000};  ///< base delay; must be positive.
     unsigned max_retries = 5;               ///< retries for ordinary failures.
     unsigned not_found_retries = 3;         ///< retries for close 4001 / HTTP 404.
@@ -58,7 +60,7 @@ struct seed_policy {
 
 /// gRPC's connection backoff: `initial` x `multiplier`^(n-1), capped at `max_delay`, with
 /// +-`jitter` spread, honouring Retry-After on HTTP 429/503. Permanent failures stop at once.
-struct exponential_policy {
+struct TETHER_API exponential_policy {
     std::chrono::milliseconds initial{1000};      ///< first delay; must be positive.
     double multiplier = 1.6;                      ///< growth per attempt; must be >= 1.
     double jitter = 0.2;                          ///< relative spread in [0, 1).
@@ -77,7 +79,7 @@ struct never_policy {
 
 /// A type-erased policy. Presets are validated on conversion and throw `std::invalid_argument`
 /// naming the offending field; any callable with the signature is accepted as it is.
-class reconnect_policy {
+class TETHER_API reconnect_policy {
 public:
     using signature = reconnect_decision(const disconnect&, const reconnect_history&);
 

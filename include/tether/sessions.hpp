@@ -2,6 +2,8 @@
 #ifndef TETHER_SESSIONS_HPP
 #define TETHER_SESSIONS_HPP
 
+#include <tether/export.hpp>
+
 #include <tether/client.hpp>
 #include <tether/message.hpp>
 
@@ -33,11 +35,11 @@ inline constexpr std::string_view sessions_api_version = "2023-06-01";
 /// the token provider, `anthropic-version`, and the `seed` policy. Adjust the result freely
 /// (intervals, policy, extra headers) before constructing the client. Throws
 /// `std::invalid_argument` naming the field when one is missing.
-client_config make_sessions_config(const sessions_options& options);
+TETHER_API client_config make_sessions_config(const sessions_options& options);
 
 /// The original transport's interface on top of `client`: control requests out, their responses
 /// matched on `response.request_id`.
-class sessions_client {
+class TETHER_API sessions_client {
 public:
     sessions_client(client::executor_type ex, const sessions_options& options, client_callbacks callbacks = {});
     sessions_client(client::executor_type ex, client_config config, client_callbacks callbacks = {},

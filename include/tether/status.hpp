@@ -2,6 +2,8 @@
 #ifndef TETHER_STATUS_HPP
 #define TETHER_STATUS_HPP
 
+#include <tether/export.hpp>
+
 #include <tether/disconnect.hpp>
 
 #include <boost/json/fwd.hpp>
@@ -24,7 +26,7 @@ enum class client_state {
 };
 
 /// The name of a state, e.g. "reconnecting".
-std::string_view to_string(client_state s) noexcept;
+TETHER_API std::string_view to_string(client_state s) noexcept;
 
 /// What a `client_event` reports.
 enum class event_kind {
@@ -40,7 +42,7 @@ enum class event_kind {
 };
 
 /// The name of a kind, e.g. "heartbeat_timeout".
-std::string_view to_string(event_kind k) noexcept;
+TETHER_API std::string_view to_string(event_kind k) noexcept;
 
 /// One structured event, for a service's logger or tracer (`client_callbacks::on_event`): every
 /// state change, attempt, disconnect, policy decision and heartbeat verdict, as data. Only the
@@ -121,11 +123,11 @@ struct connection_record {
 /// As JSON, through Boost.JSON's `value_from`: `boost::json::value_from(client.history())`. Times
 /// are UTC in ISO 8601 with milliseconds ("2026-11-29T07:12:29.123Z"), durations numbers named with
 /// their unit ("delay_ms", "rtt_us"); an absent time or delay is null.
-void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const disconnect& d);
-void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const rtt_stats& r);
-void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const client_stats& s);
-void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const connection_record& r);
-void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const client_event& e);
+TETHER_API void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const disconnect& d);
+TETHER_API void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const rtt_stats& r);
+TETHER_API void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const client_stats& s);
+TETHER_API void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const connection_record& r);
+TETHER_API void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v, const client_event& e);
 
 }  // namespace tether
 

@@ -79,13 +79,14 @@ else
     fail "cmake --build"
     finish
 fi
-# What the targets carried into the compile: the definitions, C++20, the moved include directory
-# (as a system directory: CMake's way with imported targets).
+# What the targets carried into the compile: C++20 and the moved include directory (as a system
+# directory: CMake's way with imported targets), and no Asio or Beast configuration macro.
 compile=$(grep -m1 -- '-o CMakeFiles/consumer.dir/' "$work/compile.log")
-for flag in -DBOOST_ASIO_NO_DEPRECATED -DBOOST_ASIO_SEPARATE_COMPILATION -DBOOST_BEAST_SEPARATE_COMPILATION \
-            -std=gnu++20 "-isystem $moved/include"; do
+for flag in -std=gnu++20 "-isystem $moved/include"; do
     [[ " $compile " == *" $flag "* ]] || fail "the consumer's compile lacks $flag: $compile"
 done
+# (Boost::json and Boost::url bring their own -DBOOST_JSON_DYN_LINK and the like.)
+[[ $compile =~ -DBOOST_(ASIO|BEAST)_ ]] && fail "tether::tether imposes an Asio or Beast macro on its consumer: $compile"
 
 # No LD_LIBRARY_PATH (meson test sets one into the build directory): the programs find the moved
 # libraries by the run path CMake gave them.

@@ -3,6 +3,8 @@
 #ifndef TETHER_DETAIL_COMPLETION_HPP
 #define TETHER_DETAIL_COMPLETION_HPP
 
+#include <tether/export.hpp>
+
 #include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_allocator.hpp>
@@ -37,8 +39,9 @@ template <class Handler>
 struct resumes_coroutine<boost::asio::detail::redirect_error_handler<Handler>> : resumes_coroutine<Handler> {
 };
 
-// How many coroutine resumptions are nested on this thread's stack (see `complete_now`).
-inline thread_local unsigned inline_completions = 0;
+// How many coroutine resumptions are nested on this thread's stack (see `complete_now`): one
+// counter for the library and the program, whose code both complete operations at once.
+TETHER_API inline thread_local unsigned inline_completions = 0;
 inline constexpr unsigned max_inline_completions = 16;
 
 /// Completes an operation whose result was ready when it was initiated. A coroutine is resumed at

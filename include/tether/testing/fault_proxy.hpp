@@ -2,6 +2,8 @@
 #ifndef TETHER_TESTING_FAULT_PROXY_HPP
 #define TETHER_TESTING_FAULT_PROXY_HPP
 
+#include <tether/export.hpp>
+
 #include <tether/error.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -87,7 +89,7 @@ struct fault_proxy_stats {
 /// coroutines hold shared state, so they may still finish on the executor after the destructor
 /// returns; they touch nothing of the test's. Run the io_context until they have (a test that
 /// returns from `io_context::run` is fine).
-class fault_proxy {
+class TETHER_API fault_proxy {
 public:
     /// Listens on 127.0.0.1:`port` (0 = an ephemeral port) at once and forwards to
     /// 127.0.0.1:`target_port`.

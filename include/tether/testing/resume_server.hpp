@@ -3,6 +3,8 @@
 #ifndef TETHER_TESTING_RESUME_SERVER_HPP
 #define TETHER_TESTING_RESUME_SERVER_HPP
 
+#include <tether/export.hpp>
+
 #include <tether/error.hpp>
 #include <tether/testing/test_server.hpp>
 
@@ -71,7 +73,7 @@ struct resume_session_stats {
 /// server publishes is never stalled by either. Not thread safe: use it from the executor it runs
 /// on (tests run one single-threaded io_context). After stop() or destruction nothing of it stays
 /// pending on the executor once its connections have ended (they are dropped at once).
-class resume_server {
+class TETHER_API resume_server {
 public:
     /// Receives each accepted client message, as parsed (its "seq" included), in seq order and
     /// exactly once, with the name of its session.

@@ -2,6 +2,8 @@
 #ifndef TETHER_TESTING_TEST_SERVER_HPP
 #define TETHER_TESTING_TEST_SERVER_HPP
 
+#include <tether/export.hpp>
+
 #include <tether/config.hpp>
 #include <tether/error.hpp>
 #include <tether/message.hpp>
@@ -21,7 +23,7 @@
 namespace tether::testing {
 
 /// One upgrade request as the server received it.
-struct upgrade_request {
+struct TETHER_API upgrade_request {
     std::string target;           ///< path and query
     std::vector<header> headers;  ///< in arrival order
     std::chrono::steady_clock::time_point received_at;
@@ -35,7 +37,7 @@ struct upgrade_request {
 /// One accepted TCP connection whose upgrade request has been read. A handler decides what the
 /// server does with it; every operation is a coroutine on the server's executor. When the server
 /// stops, pending operations fail and the connection is dropped.
-class server_connection {
+class TETHER_API server_connection {
 public:
     struct state;
     explicit server_connection(std::shared_ptr<state> s);
@@ -90,7 +92,7 @@ struct server_options {
 /// A WebSocket server on 127.0.0.1 for tests. Each accepted connection's upgrade request is read
 /// and recorded, then handed to the current handler (by default: accept and echo). Not thread
 /// safe: use it from the executor it runs on (tests run one single-threaded io_context).
-class test_server {
+class TETHER_API test_server {
 public:
     using handler = std::function<boost::asio::awaitable<void>(server_connection&)>;
 

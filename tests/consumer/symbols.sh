@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# What libtether and libtether_testing export (issue 13: a library that is a good guest).
+#   symbols.sh LIBTETHER LIBTETHER_TESTING
+# Both are built with hidden visibility; a program sees what carries TETHER_API and the Boost
+# objects it must share with the libraries. Checks, for each library:
+#   - every strong symbol (a definition of the library's own: T, D, B, R) is tether's public API:
+#     in namespace tether, not tether::detail, with its type information;
+#   - it defines no strong Asio or Beast symbol: a program that compiles Asio itself (its own
+#     separate compilation, or a library that does) would get two definitions;
+#   - Asio's shared state is visible, so that the program and the library share it: the call
+#     stack of the running thread (what lets `dispatch` run at once) and the error categories.
+# and prints the counts: all exported symbols, tether's, Boost's (weak: inline functions and
+# template statics, which the dynamic linker merges with the program's).
+set -uo pipefail
+
+passes=0
+failures=0
+pass() { echo "ok: $*"; passes=$((passes + 1)); }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+command -v nm > /dev/null || { echo "SKIP: nm (binutils) is not installed"; exit 77; }
+
+for lib in "$@"; do
+    name=$(basename "$lib")
+    symbols=$(nm -D -C --defined-only "$lib") || { fail "nm $lib"; continue; }
+    # "ADDRESS TYPE NAME", the name demangled (it may contain spaces).
+    strong=$(awk '$2 ~ /^[TDBR]$/ { $1 = ""; $2 = ""; sub(/^  /, ""); print }' <<< "$symbols")
+    count() { grep -c -- "$1" <<< "$2" || true; }
+    total=$(wc -l <<< "$symbols")
+    echo "$name: $total exported; $(wc -l <<< "$strong") strong (the library's own definitions)," \
+         "$(count 'tether::' "$symbols") of tether's, $(count 'boost::' "$symbols") of Boost's (weak or unique)"
+
+    foreign=$(grep -v -E '^((typeinfo|typeinfo name|vtable|VTT|construction vtable for .*) for )?tether::' <<< "$strong" |
+              grep -v -E '^(_init|_fini|_edata|_end|__bss_start)$' || true)
+    if [[ -z $foreign ]]; then
+        pass "$name: every strong symbol is in namespace tether"
+    else
+        fail "$name: strong symbols outside namespace tether ($(wc -l <<< "$foreign")):"$'\n'"$(head -n 20 <<< "$foreign")"
+    fi
+    detail=$(grep -E '(^| for )tether::(.*::)?detail::' <<< "$strong" || true)
+    if [[ -z $detail ]]; then
+        pass "$name: nothing of tether::detail is exported"
+    else
+        fail "$name: tether::detail exported ($(wc -l <<< "$detail")):"$'\n'"$(head -n 20 <<< "$detail")"
+    fi
+    asio=$(grep -E '^((typeinfo|typeinfo name|vtable|guard variable) for )?boost::(asio|beast)::' <<< "$strong" || true)
+    if [[ -z $asio ]]; then
+        pass "$name: no strong Asio or Beast symbol (a program's own separate compilation cannot collide)"
+    else
+        fail "$name: strong Asio or Beast symbols ($(wc -l <<< "$asio")):"$'\n'"$(head -n 20 <<< "$asio")"
+    fi
+done
+
+# libtether runs Asio code and compares Asio's error codes: its copies of the shared objects must
+# be visible, or they would be the library's alone.
+symbols=$(nm -D -C --defined-only "$1")
+for object in 'boost::asio::detail::call_stack<boost::asio::detail::thread_context, boost::asio::detail::thread_info_base>::top_' \
+              'boost::asio::detail::call_stack<boost::asio::detail::strand_executor_service::strand_impl, unsigned char>::top_' \
+              'boost::asio::error::get_misc_category()::instance' \
+              'boost::asio::error::get_ssl_category()::instance'; do
+    if grep -qF -- "$object" <<< "$symbols"; then
+        pass "$(basename "$1") shares $object"
+    else
+        fail "$(basename "$1") does not export $object: the program and the library would each have their own"
+    fi
+done
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
