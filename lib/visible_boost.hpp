@@ -8,13 +8,14 @@
 // `ec == boost::asio::error::eof` compares. With default visibility the dynamic linker makes the
 // library's copy and the program's one object, as for any two shared objects that include Asio;
 // hidden, the library would have its own: every `dispatch` from tether's code would post, and a
-// program could not compare an Asio or Beast error code that tether gave it. Only these
-// vague-linkage objects and Boost's inline functions are visible; tether's own code is hidden
-// unless it carries TETHER_API (<tether/export.hpp>).
+// program could not compare an Asio or Beast error code that tether gave it. Boost's inline
+// functions are hidden all the same (-fvisibility-inlines-hidden, which leaves their static locals
+// alone), and tether's own code is hidden unless it carries TETHER_API (<tether/export.hpp>).
 //
 // Add a Boost header here when a source of either library starts using one. A header that is first
 // included elsewhere is still correct (Asio keeps working inside the library) but brings back the
-// two copies for what it declares; `nm -D` on the libraries shows it (see tests/consumer/guest.sh).
+// two copies for what it declares: tests/consumer/symbols.sh checks the objects that matter, and
+// the guest-header-only test compares error codes across the boundary.
 #pragma GCC visibility push(default)
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
