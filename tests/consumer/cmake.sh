@@ -18,22 +18,10 @@ if ! command -v cmake >/dev/null; then
     exit 77
 fi
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passes=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; passes=$((passes + 1)); }
-finish() { echo "$passes passed, $failures failed"; [ "$failures" -eq 0 ]; exit; }
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 root="$work/root"
-if meson install -C "$build" --destdir "$root" --no-rebuild > "$work/install.log" 2>&1; then
-    pass "meson install --destdir"
-else
-    cat "$work/install.log"
-    fail "meson install"
-    finish
-fi
+install_build "$build" "$root"
 
 # Where this build installs to, as configured; libdir relative to the prefix.
 read -r prefix libdir < <(meson introspect "$build" --buildoptions | python3 -c '

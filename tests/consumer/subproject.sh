@@ -10,13 +10,7 @@ set -u
 src=$(cd "${1:?usage: subproject.sh TETHER_SOURCE_ROOT}" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passes=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; passes=$((passes + 1)); }
-finish() { echo "$passes passed, $failures failed"; [ "$failures" -eq 0 ]; exit; }
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 # The consumer project, and tether in its subprojects/ as a user's checkout would be.
 cp -R "$here/project" "$work/project"

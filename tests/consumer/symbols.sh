@@ -13,10 +13,7 @@
 # template statics, which the dynamic linker merges with the program's).
 set -uo pipefail
 
-passes=0
-failures=0
-pass() { echo "ok: $*"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 command -v nm > /dev/null || { echo "SKIP: nm (binutils) is not installed"; exit 77; }
 
@@ -65,5 +62,4 @@ for object in 'boost::asio::detail::call_stack<boost::asio::detail::thread_conte
     fi
 done
 
-echo "$passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish
