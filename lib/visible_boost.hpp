@@ -12,10 +12,11 @@
 // functions are hidden all the same (-fvisibility-inlines-hidden, which leaves their static locals
 // alone), and tether's own code is hidden unless it carries TETHER_API (<tether/export.hpp>).
 //
-// Add a Boost header here when a source of either library starts using one. A header that is first
-// included elsewhere is still correct (Asio keeps working inside the library) but brings back the
-// two copies for what it declares: tests/consumer/symbols.sh checks the objects that matter, and
-// the guest-header-only test compares error codes across the boundary.
+// Add a Boost header here when a source of either library or a public header starts using one: the
+// exported-symbols test (tests/consumer/symbols.sh) fails until it is listed. A header first
+// included elsewhere still works inside the library, but brings back the two copies of what it
+// declares; the same test checks the objects that matter, and guest-header-only compares error
+// codes across the boundary.
 #pragma GCC visibility push(default)
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>

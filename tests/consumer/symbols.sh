@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What libtether and libtether_testing export (issue 13: a library that is a good guest).
-#   symbols.sh LIBTETHER LIBTETHER_TESTING
+#   symbols.sh SOURCE_ROOT LIBTETHER LIBTETHER_TESTING
 # Both are built with hidden visibility; a program sees what carries TETHER_API and the Boost
 # objects it must share with the libraries. Checks, for each library:
 #   - every strong symbol (a definition of the library's own: T, D, B, R) is tether's public API:
@@ -10,12 +10,25 @@
 #   - Asio's shared state is visible, so that the program and the library share it: the call
 #     stack of the running thread (what lets `dispatch` run at once) and the error categories.
 # and prints the counts: all exported symbols, tether's, Boost's (weak: inline functions and
-# template statics, which the dynamic linker merges with the program's).
+# template statics, which the dynamic linker merges with the program's). First, every Boost header
+# that the libraries' sources or the public headers include must be in lib/visible_boost.hpp, which
+# declares them with default visibility before anything else.
 set -uo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 command -v nm > /dev/null || { echo "SKIP: nm (binutils) is not installed"; exit 77; }
+
+src=${1:?usage: symbols.sh SOURCE_ROOT LIBTETHER LIBTETHER_TESTING}
+shift
+missing=$(comm -23 \
+    <(grep -rhoE '#include <boost/[^>]+>' "$src/lib" "$src/include" --include='*.[ch]pp' | grep -v '/src.hpp>' | sort -u) \
+    <(grep -oE '^#include <boost/[^>]+>' "$src/lib/visible_boost.hpp" | sort -u))
+if [[ -z $missing ]]; then
+    pass "every Boost header of the libraries is declared in lib/visible_boost.hpp"
+else
+    fail "Boost headers missing from lib/visible_boost.hpp:"$'\n'"$missing"
+fi
 
 for lib in "$@"; do
     name=$(basename "$lib")
