@@ -19,46 +19,41 @@ set -uo pipefail
 
 command -v nm > /dev/null || { echo "SKIP: nm (binutils) is not installed"; exit 77; }
 
+# none LIST OK WHAT: passes with OK when LIST (lines) is empty, else fails with WHAT and the list.
+none() {
+    if [[ -z $1 ]]; then
+        pass "$2"
+    else
+        fail "$3 ($(wc -l <<< "$1")):"$'\n'"$(head -n 20 <<< "$1")"
+    fi
+}
+count() { grep -c -- "$1" <<< "$2" || true; }
+
 src=${1:?usage: symbols.sh SOURCE_ROOT LIBTETHER LIBTETHER_TESTING}
 shift
 missing=$(comm -23 \
     <(grep -rhoE '#include <boost/[^>]+>' "$src/lib" "$src/include" --include='*.[ch]pp' | grep -v '/src.hpp>' | sort -u) \
     <(grep -oE '^#include <boost/[^>]+>' "$src/lib/visible_boost.hpp" | sort -u))
-if [[ -z $missing ]]; then
-    pass "every Boost header of the libraries is declared in lib/visible_boost.hpp"
-else
-    fail "Boost headers missing from lib/visible_boost.hpp:"$'\n'"$missing"
-fi
+none "$missing" "every Boost header of the libraries is declared in lib/visible_boost.hpp" \
+     "Boost headers missing from lib/visible_boost.hpp"
 
 for lib in "$@"; do
     name=$(basename "$lib")
     symbols=$(nm -D -C --defined-only "$lib") || { fail "nm $lib"; continue; }
     # "ADDRESS TYPE NAME", the name demangled (it may contain spaces).
     strong=$(awk '$2 ~ /^[TDBR]$/ { $1 = ""; $2 = ""; sub(/^  /, ""); print }' <<< "$symbols")
-    count() { grep -c -- "$1" <<< "$2" || true; }
     total=$(wc -l <<< "$symbols")
     echo "$name: $total exported; $(wc -l <<< "$strong") strong (the library's own definitions)," \
          "$(count 'tether::' "$symbols") of tether's, $(count 'boost::' "$symbols") of Boost's (weak or unique)"
 
     foreign=$(grep -v -E '^((typeinfo|typeinfo name|vtable|VTT|construction vtable for .*) for )?tether::' <<< "$strong" |
               grep -v -E '^(_init|_fini|_edata|_end|__bss_start)$' || true)
-    if [[ -z $foreign ]]; then
-        pass "$name: every strong symbol is in namespace tether"
-    else
-        fail "$name: strong symbols outside namespace tether ($(wc -l <<< "$foreign")):"$'\n'"$(head -n 20 <<< "$foreign")"
-    fi
+    none "$foreign" "$name: every strong symbol is in namespace tether" "$name: strong symbols outside namespace tether"
     detail=$(grep -E '(^| for )tether::(.*::)?detail::' <<< "$strong" || true)
-    if [[ -z $detail ]]; then
-        pass "$name: nothing of tether::detail is exported"
-    else
-        fail "$name: tether::detail exported ($(wc -l <<< "$detail")):"$'\n'"$(head -n 20 <<< "$detail")"
-    fi
+    none "$detail" "$name: nothing of tether::detail is exported" "$name: tether::detail exported"
     asio=$(grep -E '^((typeinfo|typeinfo name|vtable|guard variable) for )?boost::(asio|beast)::' <<< "$strong" || true)
-    if [[ -z $asio ]]; then
-        pass "$name: no strong Asio or Beast symbol (a program's own separate compilation cannot collide)"
-    else
-        fail "$name: strong Asio or Beast symbols ($(wc -l <<< "$asio")):"$'\n'"$(head -n 20 <<< "$asio")"
-    fi
+    none "$asio" "$name: no strong Asio or Beast symbol (a program's own separate compilation cannot collide)" \
+         "$name: strong Asio or Beast symbols"
 done
 
 # libtether runs Asio code and compares Asio's error codes: its copies of the shared objects must
